@@ -1,0 +1,66 @@
+/**
+ * Every error Loupe raises on purpose, in one table. A code is never reused
+ * for another meaning; tests assert codes, never message wording.
+ */
+
+interface ErrorSpec {
+  /** HTTP status when the error reaches the API. */
+  status: number;
+  /** Default message when the raiser gives none. */
+  message: string;
+}
+
+const table = {
+  // config
+  LOUPE_ERR_CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
+  LOUPE_ERR_CONFIG_READ: { status: 500, message: 'configuration file cannot be read' },
+  // camera
+  LOUPE_ERR_CAMERA_TIMEOUT: { status: 504, message: 'camera did not deliver a frame in time' },
+  LOUPE_ERR_CAMERA_UNAVAILABLE: { status: 503, message: 'camera is not available' },
+  LOUPE_ERR_CAMERA_PULL_UNSUPPORTED: { status: 409, message: 'this camera only delivers frames it is sent' },
+  LOUPE_ERR_FFMPEG_MISSING: { status: 500, message: 'ffmpeg is not installed' },
+  LOUPE_ERR_FRAME_DECODE: { status: 422, message: 'frame is not a readable image' },
+  // vision
+  LOUPE_ERR_MODEL_MISSING: { status: 500, message: 'model package not found' },
+  LOUPE_ERR_MODEL_MANIFEST: { status: 500, message: 'model.json is invalid' },
+  LOUPE_ERR_MODEL_MISMATCH: { status: 500, message: 'model tensors do not match model.json' },
+  LOUPE_ERR_MODEL_LOAD: { status: 500, message: 'ONNX Runtime cannot load the model' },
+  LOUPE_ERR_INFERENCE: { status: 500, message: 'inference failed' },
+  // inspect
+  LOUPE_ERR_STATION_UNKNOWN: { status: 404, message: 'no such station' },
+  LOUPE_ERR_STATION_STOPPED: { status: 409, message: 'station is not running' },
+  LOUPE_ERR_STATION_BUSY: { status: 429, message: 'station queue is full' },
+  // store
+  LOUPE_ERR_STORE_SCHEMA: { status: 500, message: 'database schema is newer than this gateway' },
+  LOUPE_ERR_STORE_DISK_FULL: { status: 507, message: 'image store is out of disk space' },
+  LOUPE_ERR_STORE_WRITE: { status: 500, message: 'store write failed' },
+  LOUPE_ERR_NOT_FOUND: { status: 404, message: 'not found' },
+  // api
+  LOUPE_ERR_API_BAD_REQUEST: { status: 400, message: 'request is invalid' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof table;
+
+export class LoupeError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Structured context for logs and API bodies (never secrets). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message ?? table[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LoupeError';
+    this.code = code;
+    this.status = table[code].status;
+    this.details = options?.details;
+  }
+}
+
+export function isLoupeError(err: unknown, code?: ErrorCode): err is LoupeError {
+  return err instanceof LoupeError && (code === undefined || err.code === code);
+}
+
+/** Message of any thrown value, for logs. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
