@@ -18,6 +18,7 @@ const table = {
   LOUPE_ERR_CAMERA_TIMEOUT: { status: 504, message: 'camera did not deliver a frame in time' },
   LOUPE_ERR_CAMERA_UNAVAILABLE: { status: 503, message: 'camera is not available' },
   LOUPE_ERR_CAMERA_PULL_UNSUPPORTED: { status: 409, message: 'this camera only delivers frames it is sent' },
+  LOUPE_ERR_CAMERA_SETTLE: { status: 500, message: 'camera file cannot be moved after processing' },
   LOUPE_ERR_FFMPEG_MISSING: { status: 500, message: 'ffmpeg is not installed' },
   LOUPE_ERR_FRAME_DECODE: { status: 422, message: 'frame is not a readable image' },
   // vision
@@ -37,6 +38,12 @@ const table = {
   LOUPE_ERR_NOT_FOUND: { status: 404, message: 'not found' },
   // api
   LOUPE_ERR_API_BAD_REQUEST: { status: 400, message: 'request is invalid' },
+  // review
+  LOUPE_ERR_REVIEW_NOT_PENDING: { status: 404, message: 'part is not waiting for review' },
+  LOUPE_ERR_REVIEW_ALREADY_DECIDED: { status: 409, message: 'part was already decided' },
+  LOUPE_ERR_REVIEW_INVALID: { status: 400, message: 'decision is invalid' },
+  // anything not foreseen: a bug, logged with its stack
+  LOUPE_ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof table;

@@ -24,6 +24,8 @@ export interface Box {
 export interface HeatMap {
   width: number;
   height: number;
+  /** Part of the frame the grid covers (the whole frame unless the model letterboxes or crops). */
+  region: Box;
   /** base64 of `width * height` unsigned bytes. */
   data: string;
 }

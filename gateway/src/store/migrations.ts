@@ -1,0 +1,71 @@
+/**
+ * Numbered schema migrations, applied in order inside one transaction each.
+ * Never edit a released migration: add the next number. PRAGMA user_version
+ * holds the number applied last.
+ */
+export const migrations: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'inspections, review decisions, outbox',
+    sql: `
+      CREATE TABLE inspection (
+        id            TEXT PRIMARY KEY,           -- ULID: time-ordered, the API's cursor
+        part_id       TEXT NOT NULL,
+        station       TEXT NOT NULL,
+        triggered_at  INTEGER NOT NULL,           -- ms since epoch (UTC)
+        trigger       TEXT NOT NULL,
+        model_id      TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        findings      TEXT NOT NULL,              -- JSON Finding[]
+        defect_score  REAL,
+        model_verdict TEXT,
+        verdict       TEXT,
+        defect_class  TEXT,
+        decided_by    TEXT,
+        reason        TEXT NOT NULL,
+        audit         INTEGER NOT NULL DEFAULT 0,
+        state         TEXT NOT NULL,
+        error_code    TEXT,
+        timings       TEXT NOT NULL,              -- JSON StageTimings
+        image_ref     TEXT,                       -- path under the image store, NULL once pruned
+        image_bytes   INTEGER NOT NULL DEFAULT 0,
+        source_ref    TEXT,
+        truth         TEXT,                       -- JSON GroundTruth (synthetic line only)
+        updated_at    INTEGER NOT NULL
+      );
+      CREATE INDEX inspection_station_time ON inspection (station, triggered_at);
+      CREATE INDEX inspection_state ON inspection (state) WHERE state = 'awaiting-review';
+      CREATE INDEX inspection_part ON inspection (part_id);
+      CREATE INDEX inspection_source ON inspection (station, source_ref);
+      CREATE INDEX inspection_images ON inspection (triggered_at) WHERE image_ref IS NOT NULL;
+
+      -- Every verdict a person (or the review timeout) gave: the audit trail.
+      CREATE TABLE review_decision (
+        id            TEXT PRIMARY KEY,           -- decision id from the HMI: replays are idempotent
+        inspection_id TEXT NOT NULL REFERENCES inspection (id),
+        verdict       TEXT NOT NULL,
+        defect_class  TEXT,
+        note          TEXT,
+        decided_by    TEXT NOT NULL,              -- operator | timeout
+        operator_id   TEXT,
+        decided_at    INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX review_decision_once ON review_decision (inspection_id);
+
+      -- Messages waiting for the broker; a row leaves only when the broker acknowledged it.
+      CREATE TABLE outbox (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id  TEXT NOT NULL UNIQUE,         -- consumers dedupe on it
+        kind        TEXT NOT NULL,                -- correction | inspection | ...
+        station     TEXT NOT NULL,
+        inspection_id TEXT,
+        payload     TEXT NOT NULL,                -- JSON
+        created_at  INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT
+      );
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = migrations.at(-1)?.version ?? 0;
