@@ -42,6 +42,16 @@ const table = {
   LOUPE_ERR_REVIEW_NOT_PENDING: { status: 404, message: 'part is not waiting for review' },
   LOUPE_ERR_REVIEW_ALREADY_DECIDED: { status: 409, message: 'part was already decided' },
   LOUPE_ERR_REVIEW_INVALID: { status: 400, message: 'decision is invalid' },
+  // auth
+  LOUPE_ERR_AUTH_REQUIRED: { status: 401, message: 'log in first' },
+  LOUPE_ERR_AUTH_INVALID: { status: 401, message: 'operator id or PIN is wrong' },
+  LOUPE_ERR_AUTH_LOCKED_OUT: { status: 429, message: 'too many wrong PINs: this operator is locked out for a while' },
+  LOUPE_ERR_AUTH_SESSION_LOCKED: { status: 401, message: 'screen locked after inactivity: enter the PIN again' },
+  LOUPE_ERR_AUTH_DISABLED: { status: 403, message: 'this operator is disabled' },
+  LOUPE_ERR_AUTH_FORBIDDEN: { status: 403, message: 'your role does not allow this' },
+  LOUPE_ERR_AUTH_PIN_POLICY: { status: 400, message: 'PIN must be 4 to 12 digits' },
+  LOUPE_ERR_AUTH_USER_EXISTS: { status: 409, message: 'an operator with this id exists' },
+  LOUPE_ERR_AUTH_LAST_ADMIN: { status: 409, message: 'the last active admin cannot be disabled or demoted' },
   // anything not foreseen: a bug, logged with its stack
   LOUPE_ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;

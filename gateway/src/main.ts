@@ -15,6 +15,14 @@ const commands: Record<string, { summary: string; run: (argv: string[]) => Promi
     summary: 'validate a config file and print every problem: check-config FILE [--print]',
     run: async (argv) => (await import('./cli/check-config.js')).checkConfigCommand(argv),
   },
+  'plc-sim': {
+    summary: 'simulate a PLC running the Loupe handshake over OPC UA (see docs/plc.md)',
+    run: async (argv) => (await import('./cli/plc-sim.js')).plcSimCommand(argv),
+  },
+  'dataset-sink': {
+    summary: 'subscribe to corrections on the plant broker and write a training dataset',
+    run: async (argv) => (await import('./cli/dataset-sink.js')).datasetSinkCommand(argv),
+  },
 };
 
 function usage(): string {

@@ -1,6 +1,6 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from './context.js';
@@ -13,7 +13,8 @@ import { stationRoutes } from './routes/stations.js';
 export async function buildServer(ctx: ApiContext): Promise<FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>> {
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines would drown the log at HMI polling rates; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
     // Trigger calls wait for a whole inspection; keep the connection open that long.
     requestTimeout: 30_000,
   }).withTypeProvider<ZodTypeProvider>();

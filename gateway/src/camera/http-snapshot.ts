@@ -81,7 +81,7 @@ export class HttpSnapshot implements FrameSource {
   }
 
   private async fetchFrame(signal: AbortSignal): Promise<Frame> {
-    const res = await fetch(this.url, { headers: this.headers, signal, redirect: 'follow' });
+    const res = await fetch(this.url, { headers: this.headers, signal });
     const capturedAt = new Date();
     if (!res.ok) {
       // Free the connection for the next grab.
@@ -102,6 +102,7 @@ export class HttpSnapshot implements FrameSource {
 
   private succeeded(): void {
     this.framesGrabbed++;
+    if (this.state === 'stopped') return; // closed while the request was under way
     if (this.state !== 'ok' && this.state !== 'starting') this.log.info({ failures: this.consecutiveFailures }, 'camera answers again');
     this.consecutiveFailures = 0;
     this.state = 'ok';
@@ -112,6 +113,7 @@ export class HttpSnapshot implements FrameSource {
     this.framesFailed++;
     this.consecutiveFailures++;
     this.lastError = err.message;
+    if (this.state === 'stopped') return;
     const next = this.consecutiveFailures >= DOWN_AFTER_FAILURES ? 'down' : 'degraded';
     if (next !== this.state) this.log[next === 'down' ? 'error' : 'warn']({ code: err.code, err: err.message }, `camera ${next}`);
     this.state = next;

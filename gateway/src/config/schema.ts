@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hmiSchema } from './sections/hmi.js';
 import { httpSchema } from './sections/http.js';
 import { plcSchema } from './sections/plc.js';
 import { stationSchema } from './sections/station.js';
@@ -29,7 +30,7 @@ export const configSchema = z
     log: z
       .strictObject({
         /** pino level. Default info. */
-        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         /** Human-readable lines: auto = when stdout is a terminal. Default auto. */
         pretty: z.enum(['auto', 'always', 'never']).default('auto'),
       })
@@ -40,6 +41,8 @@ export const configSchema = z
     stations: z.array(stationSchema).min(1).prefault([{ id: 'station-1' }]),
     plc: plcSchema.prefault({}),
     uplink: uplinkSchema.prefault({}),
+    /** The operator HMI: language, locking, sessions, kiosk, shifts. */
+    hmi: hmiSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
@@ -53,6 +56,9 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['stations', i, 'trigger', 'type'], message: 'a folder camera delivers one part per file, expected trigger type "file"' });
       }
     });
+    if (cfg.hmi.kiosk.station !== undefined && !seen.has(cfg.hmi.kiosk.station)) {
+      ctx.addIssue({ code: 'custom', path: ['hmi', 'kiosk', 'station'], message: `no station "${cfg.hmi.kiosk.station}", expected one of ${[...seen].join(', ')}` });
+    }
   });
 
 export type LoupeConfig = z.infer<typeof configSchema>;

@@ -67,7 +67,7 @@ export class Station extends EventEmitter<StationEvents> {
 
   constructor(
     readonly cfg: StationConfig,
-    private readonly deps: {
+    private deps: {
       source: FrameSource;
       detector: Detector;
       thresholds: Thresholds;
@@ -91,6 +91,18 @@ export class Station extends EventEmitter<StationEvents> {
 
   get thresholds(): Thresholds {
     return this.deps.thresholds;
+  }
+
+  /**
+   * Use another model and thresholds from the next part on (recipe change,
+   * promotion, rollback). Parts in flight finish with the model they started with.
+   * Returns the previous detector so the caller can release it once idle.
+   */
+  switchModel(detector: Detector, thresholds: Thresholds): Detector {
+    const previous = this.deps.detector;
+    this.deps = { ...this.deps, detector, thresholds };
+    this.deps.log.info({ model: detector.manifest.id, version: detector.manifest.version, provider: detector.provider }, `station ${this.id} switched to model ${detector.manifest.id}@${detector.manifest.version}`);
+    return previous;
   }
 
   async start(): Promise<void> {
@@ -234,7 +246,7 @@ export class Station extends EventEmitter<StationEvents> {
 
   /** One part through the pipeline. Never throws for a bad frame: that is an inspection with state error. */
   private async inspect(job: Job): Promise<Inspection> {
-    const { detector, metrics, store } = this.deps;
+    const { detector, metrics, thresholds } = this.deps;
     const t0 = performance.now();
     const id = ulid(job.triggeredAt.getTime());
     const m = detector.manifest;
@@ -280,7 +292,7 @@ export class Station extends EventEmitter<StationEvents> {
     try {
       const d = await detector.detect(frame.data);
       const t1 = performance.now();
-      const decision = decide(d.result, this.deps.thresholds, (this.deps.random ?? Math.random)());
+      const decision = decide(d.result, thresholds, (this.deps.random ?? Math.random)());
       const decideMs = performance.now() - t1;
       Object.assign(base.timings, { decodeMs: d.decodeMs, preprocessMs: d.preprocessMs, inferMs: d.inferMs, decideMs });
       observe('decode', d.decodeMs);
@@ -343,14 +355,14 @@ function fail(i: Inspection, err: unknown): Inspection {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
+    const onAbort = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

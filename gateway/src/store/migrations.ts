@@ -66,6 +66,38 @@ export const migrations: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 2,
+    name: 'HMI operators and sessions',
+    sql: `
+      -- People who may use the HMI. The PIN is stored only as a salted scrypt hash.
+      CREATE TABLE hmi_user (
+        id              TEXT PRIMARY KEY,         -- operator id as typed at login (lower case)
+        name            TEXT NOT NULL,
+        role            TEXT NOT NULL,            -- operator | engineer | admin
+        pin_hash        TEXT NOT NULL,            -- scrypt$N$r$p$salt$hash (base64)
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked_until    INTEGER,                  -- ms since epoch; NULL when not locked out
+        disabled        INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        last_login_at   INTEGER
+      );
+
+      -- Logins. Only a hash of the cookie token is stored, so a copy of the database grants no session.
+      CREATE TABLE hmi_session (
+        token_hash     TEXT PRIMARY KEY,          -- sha256 of the cookie value, hex
+        user_id        TEXT NOT NULL REFERENCES hmi_user (id),
+        created_at     INTEGER NOT NULL,
+        expires_at     INTEGER NOT NULL,
+        last_active_at INTEGER NOT NULL,          -- last operator action: the idle lock counts from here
+        locked         INTEGER NOT NULL DEFAULT 0,
+        client         TEXT                       -- user agent, for the admin's list
+      );
+      CREATE INDEX hmi_session_user ON hmi_session (user_id);
+      CREATE INDEX hmi_session_expiry ON hmi_session (expires_at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.at(-1)?.version ?? 0;

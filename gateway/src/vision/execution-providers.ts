@@ -19,6 +19,9 @@ export async function createSession(
   providers: readonly ExecutionProviderName[],
   opts: { intraOpThreads: number; log: Logger },
 ): Promise<LoadedSession> {
+  // ORT's default logger prints a multi-line native error for a provider that fails to
+  // load; the gateway reports that as one structured line, and real failures as exceptions.
+  ort.env.logLevel = 'fatal';
   const failures: string[] = [];
   for (const provider of providers) {
     const options: ort.InferenceSession.SessionOptions = {
@@ -30,7 +33,7 @@ export async function createSession(
       const session = await ort.InferenceSession.create(onnxPath, options);
       return { session, provider };
     } catch (err) {
-      const reason = firstLine(errorMessage(err));
+      const reason = firstLine(errorMessage(err)) + (provider === 'cpu' ? '' : ' (GPU libraries missing? see README, "GPU (CUDA)")');
       failures.push(`${provider}: ${reason}`);
       const next = providers[providers.indexOf(provider) + 1];
       opts.log.warn(

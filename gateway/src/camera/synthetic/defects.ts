@@ -90,9 +90,9 @@ function scratch(canvas: Canvas, random: Random, f: Flange): Patch {
     { x: c.x - uy * bend, y: c.y + ux * bend },
     { x: c.x + ux * half, y: c.y + uy * half },
   ];
-  const patch = strokePatch(canvas, pts, uniform(random, 0.5, 1.2) * pixelScale(canvas));
+  const patch = strokePatch(canvas, pts, uniform(random, 0.6, 1.4) * pixelScale(canvas));
   // Most scratches catch the light; some cut through a coating and look dark.
-  const delta = (random() < 0.7 ? 1 : -1) * uniform(random, 14, 65);
+  const delta = (random() < 0.7 ? 1 : -1) * uniform(random, 20, 70);
   return { ...patch, add: [delta, delta, delta] };
 }
 
@@ -135,8 +135,8 @@ function crack(canvas: Canvas, random: Random, f: Flange): Patch {
 
 function dent(canvas: Canvas, random: Random, f: Flange, light: Lighting): Patch {
   const c = surfacePoint(random, f);
-  const r = f.radius * uniform(random, 0.05, 0.12);
-  const depth = uniform(random, 12, 45);
+  const r = f.radius * uniform(random, 0.07, 0.15);
+  const depth = uniform(random, 18, 50);
   const region = regionAround(canvas, c.x - r, c.y - r, c.x + r, c.y + r);
   const patch = emptyPatch(region);
   const shade = new Float32Array(patch.alpha.length);

@@ -19,8 +19,8 @@ const synthetic = z.strictObject({
     .default(['scratch', 'dent', 'crack', 'contamination', 'missing_hole']),
   /** Light level multiplier (simulates lighting drift). Default 1. */
   brightness: z.number().min(0.1).max(3).default(1),
-  /** Encoding of delivered frames. Default png. */
-  format: z.enum(['png', 'jpeg']).default('png'),
+  /** Encoding of delivered frames; JPEG like most industrial cameras, and like the demo model's training data. Default jpeg. */
+  format: z.enum(['png', 'jpeg']).default('jpeg'),
 });
 
 const folder = z.strictObject({
