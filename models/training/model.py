@@ -17,19 +17,21 @@ class PartNet(nn.Module):
         self.mid = nn.Sequential(block(32, 64, 2), block(64, 64, 1))  # 16x16
         self.deep = nn.Sequential(block(64, 96, 2), block(96, 96, 1))  # 8x8
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        # The heat map sees fine 16x16 features and the wider context of the 8x8 ones,
-        # which it needs to tell an undrilled hole from plain metal between holes.
-        self.heat = nn.Sequential(block(64 + 96, 48, 1), nn.Conv2d(48, 1, 1))
-        self.classify = nn.Linear(96 * 2 + 1, classes)
+        # Fine 16x16 features plus the wider context of the 8x8 ones, which is
+        # what tells an undrilled hole from plain metal between two holes.
+        self.fuse = block(64 + 96, 64, 1)
+        self.heat = nn.Conv2d(64, 1, 1)
+        self.classify = nn.Linear(64 * 2 + 1, classes)
 
     def forward(self, x):
         mid = self.mid(self.stem(x))
-        deep = self.deep(mid)
-        heat = self.heat(torch.cat([mid, self.up(deep)], dim=1))
-        pooled = torch.cat(
-            [deep.mean(dim=(2, 3)), deep.amax(dim=(2, 3)), heat.amax(dim=(2, 3))],
-            dim=1,
-        )
+        fused = self.fuse(torch.cat([mid, self.up(self.deep(mid))], dim=1))
+        heat = self.heat(fused)
+        # A defect covers a few cells of 256: pooling where the heat map points
+        # lets the class head look at the defect instead of the whole part.
+        attention = torch.softmax(heat.flatten(2), dim=2)
+        features = fused.flatten(2)
+        pooled = torch.cat([(features * attention).sum(2), features.mean(2), heat.flatten(2).amax(2)], dim=1)
         return self.classify(pooled), heat
 
 

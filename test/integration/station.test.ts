@@ -26,7 +26,7 @@ describe('station pipeline', () => {
     const inspections = results.filter((r) => !(r instanceof Error));
     // maxInFlight 2 + maxQueued 8: a burst of 24 keeps 10, the rest are refused as missed triggers, not lost silently.
     expect(inspections).toHaveLength(10);
-    expect(results.filter((r) => r instanceof Error).map((e) => (e as { code: string }).code)).toEqual(Array(14).fill('LOUPE_ERR_STATION_BUSY'));
+    expect(results.filter((r) => r instanceof Error).map((e) => (e as unknown as { code: string }).code)).toEqual(Array(14).fill('LOUPE_ERR_STATION_BUSY'));
     expect(station.status().missedTriggers).toBe(14);
 
     const ids: string[] = [];

@@ -1,0 +1,98 @@
+import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { pino } from 'pino';
+import type { Frame } from '../gateway/src/camera/frame.js';
+import type { CameraStatus, FrameSource } from '../gateway/src/camera/frame-source.js';
+import { SyntheticLine } from '../gateway/src/camera/synthetic/synthetic-line.js';
+import { parseConfig } from '../gateway/src/config/load.js';
+import type { Inspection } from '../gateway/src/inspect/inspection.js';
+import { resolveThresholds } from '../gateway/src/inspect/policy.js';
+import { Station } from '../gateway/src/inspect/station.js';
+import { Metrics } from '../gateway/src/metrics.js';
+import { openStore } from '../gateway/src/store/store.js';
+import { Detector } from '../gateway/src/vision/detector.js';
+import { prepare } from '../gateway/src/vision/preprocess.js';
+import { percentile } from './machine.js';
+
+/**
+ * Replays frames rendered before the clock starts, so the figure is the
+ * pipeline's (decode -> preprocess -> infer -> decide -> store), not the renderer's.
+ */
+class ReplaySource implements FrameSource {
+  readonly type = 'replay';
+  private n = 0;
+  constructor(private readonly recorded: Frame[]) {}
+  async open(): Promise<void> {}
+  async grab(): Promise<Frame> {
+    const f = this.recorded[this.n++ % this.recorded.length];
+    if (!f) throw new Error('no frames');
+    return { ...f, capturedAt: new Date() };
+  }
+  status(): CameraStatus {
+    return { state: 'ok', lastError: null, framesGrabbed: this.n, framesFailed: 0 };
+  }
+  async close(): Promise<void> {}
+}
+
+export interface PipelineFigures {
+  bareInferencesPerSecond: number;
+  pipelinePartsPerSecond: number;
+  ratio: number;
+  stages: Record<string, { p50: number; p99: number }>;
+  parts: number;
+}
+
+/** Bare ONNX Runtime vs the whole station on the same model, session options and frames. */
+export async function benchPipeline(opts: { modelPath: string; seconds: number; durable: boolean }): Promise<PipelineFigures> {
+  const log = pino({ level: 'silent' });
+  const modelCfg = { path: opts.modelPath, providers: ['cpu' as const], intraOpThreads: 0, warmupRuns: 10 };
+  const line = new SyntheticLine({ seed: 7, widthPx: 256, heightPx: 256, defectRate: 0.15, defectKinds: ['scratch', 'dent', 'crack', 'contamination', 'missing_hole'], brightness: 1, format: 'jpeg' });
+  await line.open();
+  const frames: Frame[] = [];
+  for (let i = 0; i < 100; i++) frames.push(await line.grab());
+
+  // Bare: session.run in a loop on a prepared tensor.
+  const bare = await Detector.load(modelCfg, log);
+  const m = bare.manifest;
+  const prepared = await prepare(frames[0]?.data ?? Buffer.alloc(0), m.input);
+  const tensor = new ort.Tensor(m.input.dtype, prepared.tensorData, prepared.dims);
+  let runs = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < opts.seconds * 1000) {
+    await bare.runTensor(tensor);
+    runs++;
+  }
+  const bareRate = runs / ((performance.now() - t0) / 1000);
+  await bare.close();
+
+  // Pipeline: a real station writing a real store (images + rows), closed loop at maxInFlight.
+  const dir = mkdtempSync(join(tmpdir(), 'loupe-bench-'));
+  const cfg = parseConfig({ gateway: { dataDir: dir }, store: { synchronous: opts.durable ? 'full' : 'normal', fsyncImages: opts.durable }, stations: [{ id: 'bench', trigger: { type: 'api' }, model: modelCfg, policy: { auditRate: 0 } }] }, 'bench');
+  const store = openStore(cfg.store, log);
+  const detector = await Detector.load(modelCfg, log);
+  const scfg = cfg.stations[0];
+  if (!scfg) throw new Error('no station');
+  const station = new Station(scfg, { source: new ReplaySource(frames), detector, thresholds: resolveThresholds(scfg.policy, detector.manifest.thresholds), store, metrics: new Metrics(), log });
+  await station.start();
+  for (let i = 0; i < 20; i++) await station.trigger({ via: 'api' });
+  const done: Inspection[] = [];
+  const t1 = performance.now();
+  const worker = async () => {
+    while (performance.now() - t1 < opts.seconds * 1000) done.push(await station.trigger({ via: 'api' }));
+  };
+  await Promise.all(Array.from({ length: scfg.maxInFlight }, worker));
+  const pipeRate = done.length / ((performance.now() - t1) / 1000);
+  await station.stop(5000);
+  await detector.close();
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+
+  const stages: PipelineFigures['stages'] = {};
+  for (const k of ['decodeMs', 'preprocessMs', 'inferMs', 'decideMs', 'storeMs', 'totalMs'] as const) {
+    const v = done.map((i) => i.timings[k] ?? 0);
+    stages[k.replace('Ms', '')] = { p50: percentile(v, 50), p99: percentile(v, 99) };
+  }
+  return { bareInferencesPerSecond: bareRate, pipelinePartsPerSecond: pipeRate, ratio: pipeRate / bareRate, stages, parts: done.length };
+}

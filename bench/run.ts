@@ -1,0 +1,26 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { packageRoot } from '../gateway/src/cli/paths.js';
+import { describeMachine } from './machine.js';
+import { benchPipeline } from './pipeline.js';
+
+/**
+ * `npm run bench`: the machine, then each figure with its baseline measured
+ * in the same run, so ratios hold on a noisy box. `--seconds N` per phase.
+ */
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, model: { type: 'string' } } });
+const seconds = Number(values.seconds);
+const modelPath = values.model ?? join(packageRoot(), 'models', 'demo-part');
+
+process.stdout.write(`Loupe benchmarks\n${describeMachine()}\nmodel    ${modelPath}\n\n`);
+
+for (const durable of [true, false]) {
+  const f = await benchPipeline({ modelPath, seconds, durable });
+  process.stdout.write(`pipeline (CPU provider, ${durable ? 'durable store: synchronous=full + image fsync (default)' : 'store synchronous=normal, no image fsync'})\n`);
+  process.stdout.write(`  bare ONNX Runtime   ${f.bareInferencesPerSecond.toFixed(1)} inferences/s\n`);
+  process.stdout.write(`  full pipeline       ${f.pipelinePartsPerSecond.toFixed(1)} parts/s  (${f.parts} parts)\n`);
+  process.stdout.write(`  ratio               ${f.ratio.toFixed(2)}\n`);
+  process.stdout.write('  stage        p50 ms   p99 ms\n');
+  for (const [k, v] of Object.entries(f.stages)) process.stdout.write(`  ${k.padEnd(12)} ${v.p50.toFixed(2).padStart(6)}   ${v.p99.toFixed(2).padStart(6)}\n`);
+  process.stdout.write('\n');
+}
