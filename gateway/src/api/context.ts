@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { OperatorAuth } from '../auth/operator-auth.js';
+import type { HmiConfig } from '../config/sections/hmi.js';
 import type { Station } from '../inspect/station.js';
 import type { Metrics } from '../metrics.js';
 import type { ReviewQueue } from '../review/review-queue.js';
@@ -22,4 +24,15 @@ export interface ApiContext {
   links: () => LinkStatus[];
   /** False while starting or stopping: /readyz answers 503. */
   ready: () => boolean;
+  /** The operator HMI: logins, its settings and where its page is built. */
+  hmi: HmiContext;
+}
+
+export interface HmiContext {
+  auth: OperatorAuth;
+  config: HmiConfig;
+  /** Folder of the built page (index.html + assets). */
+  distDir: string;
+  /** Plant ids shown on the status screen. */
+  origin: { site: string; line: string; gatewayId: string };
 }
