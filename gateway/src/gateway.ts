@@ -1,8 +1,12 @@
+import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildServer } from './api/server.js';
 import type { LinkStatus } from './api/context.js';
+import { DEMO_USERS } from './auth/demo-users.js';
+import { OperatorAuth } from './auth/operator-auth.js';
 import { createFrameSource } from './camera/registry.js';
+import { packageRoot } from './cli/paths.js';
 import type { LoupeConfig } from './config/schema.js';
 import { errorMessage } from './errors.js';
 import { resolveThresholds } from './inspect/policy.js';
@@ -10,8 +14,11 @@ import { Station } from './inspect/station.js';
 import { Metrics } from './metrics.js';
 import { ReviewQueue } from './review/review-queue.js';
 import { pruneImages } from './store/images.js';
+import { SessionRepo } from './store/sessions.js';
 import { openStore, type Store } from './store/store.js';
+import { UserRepo } from './store/users.js';
 import { correctionPayload } from './uplink/correction-payload.js';
+import { Uplink } from './uplink/uplink.js';
 import { Detector } from './vision/detector.js';
 
 export interface Gateway {
@@ -19,6 +26,8 @@ export interface Gateway {
   store: Store;
   review: ReviewQueue;
   metrics: Metrics;
+  /** Corrections uplink: `status()` for the HMI and API. */
+  uplink: Uplink;
   server: FastifyInstance;
   /** Base URL the HMI and API answer on. */
   url: string;
@@ -66,13 +75,40 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
     review.start();
     cleanups.unshift(() => review.stop());
 
+    const auth = new OperatorAuth({
+      users: new UserRepo(store.db),
+      sessions: new SessionRepo(store.db),
+      policy: {
+        lockoutAttempts: cfg.hmi.lockoutAttempts,
+        lockoutMs: cfg.hmi.lockoutMinutes * 60_000,
+        idleLockMs: cfg.hmi.idleLockMinutes * 60_000,
+        sessionMs: cfg.hmi.sessionHours * 3_600_000,
+      },
+      log: log.child({ component: 'auth' }),
+    });
+    await seedDemoUsers(auth, cfg.hmi.seedDemoUsers, log);
+    const hmi = {
+      auth,
+      config: cfg.hmi,
+      distDir: cfg.hmi.distDir ? resolve(cfg.hmi.distDir) : join(packageRoot(), 'hmi', 'dist'),
+      origin,
+    };
+
     const links: LinkStatus[] = [];
-    const server = await buildServer({ stations, store, review, metrics, log, links: () => links, ready: () => ready });
+    const server = await buildServer({ stations, store, review, metrics, log, links: () => links, ready: () => ready, hmi, engineer: { shifts: cfg.shifts } });
     await server.listen({ host: cfg.http.host, port: cfg.http.port });
     cleanups.unshift(() => server.close());
     const address = server.server.address();
     const port = typeof address === 'object' && address ? address.port : cfg.http.port;
     const url = `http://${cfg.http.host.includes(':') ? `[${cfg.http.host}]` : cfg.http.host}:${port}`;
+
+    // Stops after the stations (their last parts may be sampled) and before the store closes.
+    const uplink = new Uplink(cfg.uplink, { origin, stations: [...stations.keys()], store, metrics, log: log.child({ component: 'uplink' }), publicUrl: () => url });
+    links.push(uplink.linkStatus());
+    review.on('settled', () => uplink.wake());
+    for (const station of stations.values()) station.on('inspected', (i) => uplink.sample(i));
+    uplink.start();
+    cleanups.unshift(() => uplink.stop());
 
     for (const station of stations.values()) {
       await station.start();
@@ -96,6 +132,7 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
       store,
       review,
       metrics,
+      uplink,
       server,
       url,
       stop() {
@@ -112,6 +149,22 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
     await runCleanups(cleanups, log);
     throw err;
   }
+}
+
+/**
+ * First start: an admin and a demo operator so the demo works at once. Their
+ * PINs are public, so every start warns while they still work.
+ */
+async function seedDemoUsers(auth: OperatorAuth, enabled: boolean, log: Logger): Promise<void> {
+  const created = enabled ? await auth.seed(DEMO_USERS) : [];
+  const active = [];
+  for (const u of DEMO_USERS) if (created.includes(u.id) || (await auth.hasPin(u.id, u.pin))) active.push(u);
+  if (active.length === 0) return;
+  log.warn(
+    { operators: active.map((u) => u.id) },
+    `${created.length > 0 ? 'created ' : ''}demo HMI logins with published PINs: ${active.map((u) => `${u.id} (${u.role}) PIN ${u.pin}`).join(', ')}; ` +
+      'change them with `loupe users reset-pin ID` or add your own people with `loupe users add`',
+  );
 }
 
 /** Undo in reverse order of start; one failing step does not keep the others (and the store) open. */

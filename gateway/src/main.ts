@@ -11,6 +11,10 @@ const commands: Record<string, { summary: string; run: (argv: string[]) => Promi
     summary: 'run the gateway (default): --config FILE, else $LOUPE_CONFIG, else config/loupe.yaml',
     run: async (argv) => (await import('./cli/run.js')).runCommand(argv),
   },
+  users: {
+    summary: 'manage HMI operators: users add|list|reset-pin|disable|enable ID [--role R] (PIN asked, never an argument)',
+    run: async (argv) => (await import('./cli/users.js')).usersCommand(argv),
+  },
   'check-config': {
     summary: 'validate a config file and print every problem: check-config FILE [--print]',
     run: async (argv) => (await import('./cli/check-config.js')).checkConfigCommand(argv),

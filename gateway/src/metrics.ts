@@ -63,6 +63,93 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // uplink
+  readonly uplinkConnected = new Gauge({
+    name: 'loupe_uplink_connected',
+    help: '1 while the uplink holds a connection to the MQTT broker.',
+    registers: [this.registry],
+  });
+
+  readonly uplinkBacklog = new Gauge({
+    name: 'loupe_uplink_backlog_messages',
+    help: 'Messages in the outbox waiting for the broker.',
+    registers: [this.registry],
+  });
+
+  readonly uplinkOldestAge = new Gauge({
+    name: 'loupe_uplink_backlog_oldest_seconds',
+    help: 'Age of the oldest message in the outbox (0 when empty).',
+    registers: [this.registry],
+  });
+
+  readonly uplinkAlarm = new Gauge({
+    name: 'loupe_uplink_outbox_alarm',
+    help: 'Outbox budget alarm: 0 ok, 1 warning, 2 over budget.',
+    registers: [this.registry],
+  });
+
+  readonly uplinkPublished = new Counter({
+    name: 'loupe_uplink_published_total',
+    help: 'Messages the broker acknowledged, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly uplinkAckSeconds = new Histogram({
+    name: 'loupe_uplink_ack_seconds',
+    help: 'Time from publish to the broker acknowledgement.',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+
+  readonly uplinkErrors = new Counter({
+    name: 'loupe_uplink_errors_total',
+    help: 'Uplink failures by error code (connection attempts, refused messages).',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly uplinkSamplesSkipped = new Counter({
+    name: 'loupe_uplink_samples_skipped_total',
+    help: 'Sampled inspections not queued because the outbox is over budget.',
+    registers: [this.registry],
+  });
+
+  readonly plcResults = new Counter({
+    name: 'loupe_plc_results_total',
+    help: 'Results written to the PLC, by station and verdict (pass, fail, hold, no-result, overrun, final-pass, final-fail).',
+    labelNames: ['station', 'verdict'] as const,
+    registers: [this.registry],
+  });
+
+  readonly plcResultSeconds = new Histogram({
+    name: 'loupe_plc_result_seconds',
+    help: 'Trigger latched to result written to the PLC.',
+    labelNames: ['station'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly plcMissedTriggers = new Counter({
+    name: 'loupe_plc_missed_triggers_total',
+    help: 'Parts the PLC triggered that Loupe never latched (TriggerSeq jumps, link down), as in MissedCount.',
+    labelNames: ['station'] as const,
+    registers: [this.registry],
+  });
+
+  readonly plcOverruns = new Counter({
+    name: 'loupe_plc_overruns_total',
+    help: 'Results or final verdicts dropped because the PLC did not acknowledge in time.',
+    labelNames: ['station', 'channel'] as const,
+    registers: [this.registry],
+  });
+
+  readonly plcLinkUp = new Gauge({
+    name: 'loupe_plc_link_up',
+    help: '1 while the OPC UA session to the PLC is up.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'loupe_' });
   }

@@ -21,6 +21,8 @@ class PartNet(nn.Module):
         # what tells an undrilled hole from plain metal between two holes.
         self.fuse = block(64 + 96, 64, 1)
         self.heat = nn.Conv2d(64, 1, 1)
+        # Start the map at "about 1 % of cells are defect" so early training is not spent unlearning 0.5.
+        nn.init.constant_(self.heat.bias, -4.5)
         self.classify = nn.Linear(64 * 2 + 1, classes)
 
     def forward(self, x):

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { OperatorAuth } from '../auth/operator-auth.js';
 import type { HmiConfig } from '../config/sections/hmi.js';
+import type { ShiftsConfig } from '../config/sections/shifts.js';
 import type { Station } from '../inspect/station.js';
 import type { Metrics } from '../metrics.js';
 import type { ReviewQueue } from '../review/review-queue.js';
@@ -26,6 +27,8 @@ export interface ApiContext {
   ready: () => boolean;
   /** The operator HMI: logins, its settings and where its page is built. */
   hmi: HmiContext;
+  /** The engineer API: shifts and the plant's time zone for statistics and exports. */
+  engineer: { shifts: ShiftsConfig };
 }
 
 export interface HmiContext {

@@ -100,6 +100,10 @@ export class LineStatusBoard {
     else if (i.verdict === 'fail') c.fail++;
   }
 
+  recentPart(id: string): RecentPart | null {
+    return this.recent.find((r) => r.id === id) ?? null;
+  }
+
   snapshot(): LineStatus {
     this.rollShift();
     const now = this.now();

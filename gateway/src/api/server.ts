@@ -1,12 +1,21 @@
+import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { ApiAccess } from '../auth/api-access.js';
+import { ApiTokens } from '../auth/api-tokens.js';
+import { ApiTokenRepo } from '../store/api-tokens.js';
 import type { ApiContext } from './context.js';
 import { installErrorHandler } from './errors.js';
+import { hmiStatic } from './hmi-static.js';
+import { authRoutes } from './routes/auth.js';
+import { engineerApi, engineerRoutes } from './routes/engineer/index.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { inspectionRoutes } from './routes/inspections.js';
+import { ReviewClaims, reviewRoutes } from './routes/review.js';
 import { stationRoutes } from './routes/stations.js';
 
 /** The gateway's HTTP face: health, metrics, the engineer API and (later) the HMI. */
@@ -23,14 +32,37 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance<RawS
   installErrorHandler(app);
 
   await app.register(fastifySwagger, {
-    openapi: { info: { title: 'Loupe gateway API', version: '1' } },
+    openapi: {
+      info: { title: 'Loupe gateway API', version: '1' },
+      components: {
+        securitySchemes: {
+          apiToken: { type: 'http', scheme: 'bearer', description: 'API token (POST /api/tokens), sent as Authorization: Bearer <token>' },
+          session: { type: 'apiKey', in: 'cookie', name: 'loupe_session', description: 'HMI login (POST /api/auth/login)' },
+        },
+      },
+    },
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  // Sessions are read by the API access guard as well as by the HMI routes: parse cookies first.
+  await app.register(fastifyCookie);
+  const tokenRepo = new ApiTokenRepo(ctx.store.db);
+  const tokens = new ApiTokens({ repo: tokenRepo, log: ctx.log.child({ component: 'api-tokens' }) });
+  const access = new ApiAccess({ tokens, auth: ctx.hmi.auth, repo: tokenRepo, log: ctx.log.child({ component: 'api-access' }) });
+  access.install(app);
+
   await app.register(healthRoutes(ctx));
-  await app.register(stationRoutes(ctx));
-  await app.register(inspectionRoutes(ctx));
+  await app.register(stationRoutes(ctx, access));
+  await app.register(inspectionRoutes(ctx, access));
+  await app.register(engineerRoutes(engineerApi(ctx, access, tokens, tokenRepo)));
+
+  // The operator HMI: login, review, live events and the page itself.
+  const claims = new ReviewClaims();
+  await app.register(authRoutes(ctx));
+  await app.register(reviewRoutes(ctx, claims));
+  await app.register(eventRoutes(ctx, claims));
+  await app.register(hmiStatic(ctx));
   return app;
 }

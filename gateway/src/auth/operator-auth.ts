@@ -144,6 +144,11 @@ export class OperatorAuth {
     return this.deps.users.list().map((u) => this.view(u));
   }
 
+  /** Display name of an operator, for messages such as "already decided by ...". */
+  nameOf(id: string): string | null {
+    return this.deps.users.get(id)?.name ?? null;
+  }
+
   async addUser(input: { id: string; name: string; role: Role; pin: string }): Promise<UserView> {
     const id = normaliseOperatorId(input.id);
     if (!OPERATOR_ID.test(id)) throw new LoupeError('LOUPE_ERR_API_BAD_REQUEST', `operator id "${input.id}": expected 1-32 of a-z, 0-9, ".", "_", "-"`);

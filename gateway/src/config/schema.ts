@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { hmiSchema } from './sections/hmi.js';
 import { httpSchema } from './sections/http.js';
 import { plcSchema } from './sections/plc.js';
+import { shiftsSchema } from './sections/shifts.js';
 import { stationSchema } from './sections/station.js';
 import { storeSchema } from './sections/store.js';
 import { uplinkSchema } from './sections/uplink.js';
@@ -43,6 +44,8 @@ export const configSchema = z
     uplink: uplinkSchema.prefault({}),
     /** The operator HMI: language, locking, sessions, kiosk, shifts. */
     hmi: hmiSchema.prefault({}),
+    /** Shifts and the plant's time zone, for statistics per shift, hour and day. */
+    shifts: shiftsSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();

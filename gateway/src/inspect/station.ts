@@ -12,6 +12,8 @@ import type { Detector } from '../vision/detector.js';
 import type { Inspection } from './inspection.js';
 import { decide, type Thresholds } from './policy.js';
 
+const SUMMARY_EVERY_MS = 60_000;
+
 export interface StationEvents {
   /** A part's first verdict is committed to the store (pass, fail, review, or error). */
   inspected: [Inspection];
@@ -64,6 +66,10 @@ export class Station extends EventEmitter<StationEvents> {
   private readonly recent: number[] = [];
   private lastPartAt: Date | null = null;
   private imageWarned = false;
+  /** Consecutive parts that could not be recorded; reset by the next recorded part. */
+  private failures = 0;
+  private summary: NodeJS.Timeout | null = null;
+  private readonly window = { pass: 0, fail: 0, review: 0, error: 0, totalMs: [] as number[] };
 
   constructor(
     readonly cfg: StationConfig,
@@ -109,6 +115,8 @@ export class Station extends EventEmitter<StationEvents> {
     await this.deps.source.open();
     this.running = true;
     const t = this.cfg.trigger;
+    this.summary = setInterval(() => this.logSummary(), SUMMARY_EVERY_MS);
+    this.summary.unref();
     if (t.type === 'interval') this.loop = this.runInterval(t.intervalMs);
     else if (t.type === 'file') this.loop = this.runFiles();
     this.deps.log.info({ camera: this.deps.source.type, trigger: t.type }, `station ${this.id} started`);
@@ -135,6 +143,7 @@ export class Station extends EventEmitter<StationEvents> {
     if (!this.running) return;
     this.running = false;
     this.abort.abort();
+    if (this.summary) clearInterval(this.summary);
     for (const job of this.queue.splice(0)) job.reject(new LoupeError('LOUPE_ERR_STATION_STOPPED', `station ${this.id} stopped`));
     await Promise.race([this.loop, this.drained(), sleep(graceMs)]);
     await Promise.race([this.drained(), sleep(graceMs)]);
@@ -159,6 +168,20 @@ export class Station extends EventEmitter<StationEvents> {
       partsPerSecond: this.recent.length / Math.min(60, Math.max(1, (now - (this.recent[0] ?? now)) / 1000)),
       lastPartAt: this.lastPartAt?.toISOString() ?? null,
     };
+  }
+
+  /** One line a minute per station: what an engineer tailing the log wants to know. */
+  private logSummary(): void {
+    const w = this.window;
+    const n = w.pass + w.fail + w.review + w.error;
+    if (n === 0) return;
+    const sorted = w.totalMs.sort((a, b) => a - b);
+    const p50 = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    this.deps.log.info(
+      { parts: n, pass: w.pass, fail: w.fail, review: w.review, error: w.error, p50Ms: Math.round(p50), missed: this.missed },
+      `station ${this.id}: ${n} parts in the last minute: ${w.pass} pass, ${w.fail} fail, ${w.review} review, ${w.error} no result; p50 ${Math.round(p50)} ms`,
+    );
+    Object.assign(w, { pass: 0, fail: 0, review: 0, error: 0, totalMs: [] });
   }
 
   private async drained(): Promise<void> {
@@ -204,8 +227,13 @@ export class Station extends EventEmitter<StationEvents> {
   private onTriggerError(err: unknown): void {
     if (isLoupeError(err, 'LOUPE_ERR_STATION_BUSY')) {
       if (this.missed === 1 || this.missed % 100 === 0) this.deps.log.warn({ missed: this.missed }, err.message);
-    } else if (!isLoupeError(err, 'LOUPE_ERR_STATION_STOPPED')) {
-      this.deps.log.error({ err: errorMessage(err) }, 'trigger failed');
+      return;
+    }
+    if (isLoupeError(err, 'LOUPE_ERR_STATION_STOPPED')) return;
+    // One line per failure streak, not one per part: a full disk would otherwise flood the log.
+    this.failures++;
+    if (this.failures === 1 || this.failures % 100 === 0) {
+      this.deps.log.error({ err: errorMessage(err), code: isLoupeError(err) ? err.code : undefined, failures: this.failures }, `part not recorded: ${errorMessage(err)}`);
     }
   }
 
@@ -232,6 +260,10 @@ export class Station extends EventEmitter<StationEvents> {
   }
 
   private announce(i: Inspection): void {
+    if (this.failures > 0) this.deps.log.info({ failed: this.failures }, 'parts are recorded again');
+    this.failures = 0;
+    this.window[i.state === 'error' ? 'error' : (i.modelVerdict ?? 'error')]++;
+    this.window.totalMs.push(i.timings.totalMs ?? 0);
     this.parts++;
     this.lastPartAt = new Date();
     this.recent.push(Date.now());
@@ -337,7 +369,12 @@ export class Station extends EventEmitter<StationEvents> {
     // The row carries timings up to its own commit; the returned record adds the commit.
     i.timings.storeMs = performance.now() - ts;
     i.timings.totalMs = performance.now() - t0;
-    store.inspections.insert(i, bytes);
+    try {
+      store.inspections.insert(i, bytes);
+    } catch (err) {
+      // Nothing leaves the box for a part the log does not hold: the trigger fails (the PLC sees no result).
+      throw new LoupeError('LOUPE_ERR_STORE_WRITE', `cannot record inspection of part ${i.partId}: ${errorMessage(err)}; check free disk space under gateway.dataDir`, { cause: err });
+    }
     i.timings.storeMs = performance.now() - ts;
     i.timings.totalMs = performance.now() - t0;
     metrics.stageSeconds.observe({ station: this.id, stage: 'store' }, i.timings.storeMs / 1000);

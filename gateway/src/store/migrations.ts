@@ -98,6 +98,45 @@ export const migrations: readonly { version: number; name: string; sql: string }
       CREATE INDEX hmi_session_expiry ON hmi_session (expires_at);
     `,
   },
+  {
+    version: 4,
+    name: 'API tokens, API write audit, indexes for the engineer API',
+    sql: `
+      -- Tokens for scripts. Only a hash is stored: the token is shown once, when created.
+      CREATE TABLE api_token (
+        id           TEXT PRIMARY KEY,            -- public id (ULID): lists and revocation use it
+        name         TEXT NOT NULL,               -- what it is for, e.g. "nightly MES export"
+        scope        TEXT NOT NULL,               -- read | admin
+        token_hash   TEXT NOT NULL UNIQUE,        -- sha256 of the token, hex
+        hint         TEXT NOT NULL,               -- first characters of the token, to recognise it
+        created_by   TEXT NOT NULL,               -- operator id or "token:<id>"
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER,                     -- ms since epoch; NULL = until revoked
+        last_used_at INTEGER,
+        revoked_at   INTEGER,
+        revoked_by   TEXT
+      );
+
+      -- Every write through the engineer API: who, what, when, with which outcome.
+      CREATE TABLE api_audit (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        at         INTEGER NOT NULL,
+        actor      TEXT NOT NULL,                 -- operator id or "token:<id>"
+        actor_kind TEXT NOT NULL,                 -- session | token
+        method     TEXT NOT NULL,
+        route      TEXT NOT NULL,                 -- route pattern, e.g. /api/tokens/:id
+        url        TEXT NOT NULL,
+        status     INTEGER NOT NULL,
+        ip         TEXT
+      );
+      CREATE INDEX api_audit_time ON api_audit (at);
+
+      -- Time ranges across stations, and the filters an engineer uses most.
+      CREATE INDEX inspection_time ON inspection (triggered_at);
+      CREATE INDEX inspection_verdict ON inspection (verdict, triggered_at);
+      CREATE INDEX inspection_class ON inspection (defect_class, triggered_at) WHERE defect_class IS NOT NULL;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.at(-1)?.version ?? 0;

@@ -1,5 +1,6 @@
 import type { Inspection } from '../inspect/inspection.js';
 import type { Decision } from '../review/review-queue.js';
+import type { CorrectionWire } from './wire-payloads.js';
 
 /** Who sends: lands in every payload so a plant-wide consumer knows the origin. */
 export interface Origin {
@@ -9,10 +10,15 @@ export interface Origin {
 }
 
 /**
- * An operator's judgement as training data (schema: uplink/schemas/correction.v1.json).
- * The image travels by reference here; the publisher inlines it or links it when sending.
+ * A correction as the outbox keeps it: the wire payload
+ * (schemas/correction.v1.schema.json) less the image, which is attached when
+ * the message is sent (inline or by reference, by config at that time), so a
+ * backlog never copies image bytes into SQLite.
  */
-export function correctionPayload(origin: Origin, i: Inspection, d: Decision) {
+export type StoredCorrection = Omit<CorrectionWire, 'image'> & { imageRef: string | null };
+
+/** An operator's judgement as training data; built inside the decision's transaction. */
+export function correctionPayload(origin: Origin, i: Inspection, d: Decision): StoredCorrection {
   return {
     schema: 'loupe.correction',
     schemaVersion: 1,
@@ -23,14 +29,13 @@ export function correctionPayload(origin: Origin, i: Inspection, d: Decision) {
     station: i.station,
     partId: i.partId,
     inspectionId: i.id,
+    sourceRef: i.sourceRef,
     triggeredAt: i.triggeredAt.toISOString(),
     decidedAt: d.decidedAt.toISOString(),
     model: { id: i.modelId, version: i.modelVersion, verdict: i.modelVerdict, defectScore: i.defectScore, findings: i.findings },
     operator: { id: d.operatorId, verdict: d.verdict, defectClass: d.defectClass, note: d.note },
     audit: i.audit,
-    agreed: i.modelVerdict === 'review' ? null : i.modelVerdict === d.verdict,
+    agreed: i.modelVerdict === 'review' || i.modelVerdict === null ? null : i.modelVerdict === d.verdict,
     imageRef: i.imageRef,
   };
 }
-
-export type CorrectionPayload = ReturnType<typeof correctionPayload>;

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { ApiAccess } from '../../auth/api-access.js';
 import { LoupeError } from '../../errors.js';
 import type { ApiContext } from '../context.js';
 import { errorDto, inspectionDto, toInspectionDto } from '../schemas.js';
@@ -22,7 +23,7 @@ const stationStatus = z.object({
 
 /** Station state and the API trigger (`trigger.type: api`, or a manual test shot on any station). */
 export const stationRoutes =
-  (ctx: ApiContext): FastifyPluginAsyncZod =>
+  (ctx: ApiContext, access: ApiAccess): FastifyPluginAsyncZod =>
   async (app) => {
     const station = (id: string) => {
       const s = ctx.stations.get(id);
@@ -35,19 +36,20 @@ export const stationRoutes =
       return { ...s.status(), thresholds: { passBelow: t.passBelow, failAtOrAbove: t.failAtOrAbove, auditRate: t.auditRate }, reviewBacklog: ctx.review.list(id).length };
     };
 
-    app.get('/api/stations', { schema: { tags: ['stations'], summary: 'All stations with camera, model and throughput', response: { 200: z.array(stationStatus) } } }, async () =>
+    app.get('/api/stations', { onRequest: access.guard('view'), schema: { tags: ['stations'], summary: 'All stations with camera, model and throughput', response: { 200: z.array(stationStatus) } } }, async () =>
       [...ctx.stations.keys()].map(statusOf),
     );
 
     app.get(
       '/api/stations/:id',
-      { schema: { tags: ['stations'], summary: 'One station', params: z.object({ id: z.string() }), response: { 200: stationStatus, 404: errorDto } } },
+      { onRequest: access.guard('view'), schema: { tags: ['stations'], summary: 'One station', params: z.object({ id: z.string() }), response: { 200: stationStatus, 404: errorDto } } },
       async (req) => statusOf(req.params.id),
     );
 
     app.post(
       '/api/stations/:id/trigger',
       {
+        onRequest: access.guard('write'),
         schema: {
           tags: ['stations'],
           summary: 'Inspect one part now and return its committed inspection',

@@ -81,7 +81,7 @@ function pixelScale(canvas: Canvas): number {
 function scratch(canvas: Canvas, random: Random, f: Flange): Patch {
   const c = surfacePoint(random, f);
   const a = random() * Math.PI;
-  const half = (f.radius * uniform(random, 0.2, 0.55)) / 2;
+  const half = (f.radius * uniform(random, 0.3, 0.6)) / 2;
   const bend = uniform(random, -0.04, 0.04) * f.radius;
   const ux = Math.cos(a);
   const uy = Math.sin(a);
@@ -90,9 +90,9 @@ function scratch(canvas: Canvas, random: Random, f: Flange): Patch {
     { x: c.x - uy * bend, y: c.y + ux * bend },
     { x: c.x + ux * half, y: c.y + uy * half },
   ];
-  const patch = strokePatch(canvas, pts, uniform(random, 0.6, 1.4) * pixelScale(canvas));
+  const patch = strokePatch(canvas, pts, uniform(random, 0.9, 1.8) * pixelScale(canvas));
   // Most scratches catch the light; some cut through a coating and look dark.
-  const delta = (random() < 0.7 ? 1 : -1) * uniform(random, 20, 70);
+  const delta = (random() < 0.7 ? 1 : -1) * uniform(random, 30, 80);
   return { ...patch, add: [delta, delta, delta] };
 }
 
@@ -128,15 +128,15 @@ function crack(canvas: Canvas, random: Random, f: Flange): Patch {
     y += Math.sin(dir) * step;
     pts.push({ x, y });
   }
-  const patch = strokePatch(canvas, pts, uniform(random, 0.45, 0.95) * pixelScale(canvas));
-  const keep = 1 - uniform(random, 0.35, 0.8);
+  const patch = strokePatch(canvas, pts, uniform(random, 0.7, 1.2) * pixelScale(canvas));
+  const keep = 1 - uniform(random, 0.45, 0.85);
   return { ...patch, mul: [keep, keep, keep] };
 }
 
 function dent(canvas: Canvas, random: Random, f: Flange, light: Lighting): Patch {
   const c = surfacePoint(random, f);
-  const r = f.radius * uniform(random, 0.07, 0.15);
-  const depth = uniform(random, 18, 50);
+  const r = f.radius * uniform(random, 0.09, 0.18);
+  const depth = uniform(random, 25, 60);
   const region = regionAround(canvas, c.x - r, c.y - r, c.x + r, c.y + r);
   const patch = emptyPatch(region);
   const shade = new Float32Array(patch.alpha.length);
@@ -166,12 +166,12 @@ const STAINS: readonly (readonly [number, number, number])[] = [
 
 function contamination(canvas: Canvas, random: Random, f: Flange): Patch {
   const c = surfacePoint(random, f);
-  const r = f.radius * uniform(random, 0.06, 0.16);
+  const r = f.radius * uniform(random, 0.08, 0.18);
   const harmonics = [2, 3, 5].map((k) => ({ k, amp: uniform(random, 0.05, 0.25), phase: random() * Math.PI * 2 }));
   const region = regionAround(canvas, c.x - r * 1.6, c.y - r * 1.6, c.x + r * 1.6, c.y + r * 1.6);
   const patch = emptyPatch(region);
   const pw = region.x1 - region.x0;
-  const opacity = uniform(random, 0.3, 0.85);
+  const opacity = uniform(random, 0.4, 0.9);
   for (let y = region.y0; y < region.y1; y++) {
     for (let x = region.x0; x < region.x1; x++) {
       const dx = x + 0.5 - c.x;

@@ -1,0 +1,59 @@
+import { api } from './api.js';
+import { App, type ScreenName } from './app.js';
+import { DecisionOutbox } from './decisions.js';
+import { h } from './dom.js';
+import { initLanguage, t } from './i18n/index.js';
+import { Live } from './live.js';
+import { lockLayer, loginScreen } from './screens/login.js';
+import { reviewScreen } from './screens/review.js';
+import { statusScreen } from './screens/status.js';
+import { usersScreen } from './screens/users.js';
+import type { HmiSettings } from './types.js';
+
+/**
+ * Entry: /review, /status, /users, /login, and the kiosk URL
+ * /kiosk?screen=review|status&station=ID&lang=de for wall-mounted screens.
+ */
+async function boot(): Promise<void> {
+  const root = document.getElementById('app')!;
+  const params = new URLSearchParams(location.search);
+  // Until the gateway answers, speak the browser's language.
+  initLanguage(navigator.language.toLowerCase().startsWith('de') ? 'de' : 'en', params.get('lang'));
+  const settings = await loadSettings(root);
+  const kiosk = location.pathname === '/kiosk';
+  initLanguage(settings.language, params.get('lang'));
+  const fromPath = location.pathname.slice(1) as ScreenName;
+  const screen: ScreenName = kiosk
+    ? ((params.get('screen') as ScreenName | null) ?? settings.kiosk.screen)
+    : (['login', 'review', 'status', 'users'] as const).includes(fromPath)
+      ? fromPath
+      : 'review';
+  const station = params.get('station') ?? (kiosk ? settings.kiosk.station : null);
+
+  const live = new Live(station);
+  let app: App | null = null;
+  const outbox = new DecisionOutbox({
+    unreachable: () => live.noteUnreachable(),
+    authProblem: () => void app?.refreshSession(),
+  });
+  app = new App(root, settings, live, outbox, { login: loginScreen, review: reviewScreen, status: statusScreen, users: usersScreen }, kiosk, station, lockLayer);
+  if (kiosk) {
+    // A kiosk browser is usually full screen already; otherwise the first touch asks for it.
+    document.addEventListener('pointerdown', () => void document.documentElement.requestFullscreen?.().catch(() => undefined), { once: true });
+  }
+  await app.start(screen);
+}
+
+/** The page needs the gateway's settings once; until it answers, say so and retry. */
+async function loadSettings(root: HTMLElement): Promise<HmiSettings> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await api<HmiSettings>('GET', '/api/hmi');
+    } catch {
+      root.replaceChildren(h('div', { class: 'center' }, h('div', { class: 'banner offline', role: 'alert' }, t('conn.lost'))));
+      await new Promise((r) => setTimeout(r, Math.min(5000, 500 * (attempt + 1))));
+    }
+  }
+}
+
+void boot();
