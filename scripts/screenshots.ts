@@ -25,7 +25,7 @@ async function main(): Promise<void> {
       gateway: { line: 'demo-line' },
       hmi: { distDir: join(ROOT, 'hmi', 'dist'), undoWindowMs: 30_000 },
       stations: [
-        reviewStation('station-1', { name: 'Flange line, station 1', camera: { type: 'synthetic', seed: 20261125, defectRate: 0.3 } as never, policy: { passBelow: 0.18, failAtOrAbove: 0.6, auditRate: 0 } as never }),
+        reviewStation('station-1', { name: 'Flange line, station 1', camera: { type: 'synthetic', seed: 20261125, defectRate: 0.3 } as never, policy: { passBelow: 0.03, failAtOrAbove: 0.9, auditRate: 0 } as never }),
       ],
     },
   });
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   try {
     // Enough parts for a queue, some decided by the model, for the status strip and the yield.
     let serial = 4711;
-    const nextPart = () => triggerPart(gw.url, 'station-1', `FL-${String(serial++).padStart(6, '0')}`);
+    const nextPart = () => triggerPart(gw, 'station-1', `FL-${String(serial++).padStart(6, '0')}`);
     for (let n = 0; n < 24; n++) await nextPart();
     // The line keeps running while the screens are shot: frames/s and the strip move.
     const line = setInterval(() => void nextPart().catch(() => undefined), 700);
@@ -41,6 +41,8 @@ async function main(): Promise<void> {
       for (const lang of ['en', 'de'] as const) {
         const { context, page } = await newScreen(browser, { ...size, locale: lang === 'de' ? 'de-DE' : 'en-GB' });
         const tag = `${size.width}x${size.height}${lang === 'en' ? '' : '-de'}`;
+        // Each screen claims the part it shows: keep enough waiting for the next screen.
+        for (let n = 0; n < 3; n++) await nextPart();
         await page.goto(`${gw.url}/login?lang=${lang}`);
         await page.getByTestId('operator-id').waitFor();
         if (lang === 'en') await page.screenshot({ path: join(OUT, `login-${tag}.png`) });

@@ -23,5 +23,5 @@ fi
 
 data=models/training/.cache/dataset
 npx tsx scripts/make-dataset.ts --out "$data" --seed "$seed" --train 5000 --val 1000 --test 1500 --defect-rate 0.5 --size 128
-"$python" models/training/train.py --data "$data" --out models/demo-part --seed "$seed" --epochs 24 \
+"$python" models/training/train.py --data "$data" --out models/demo-part --seed "$seed" --epochs 22 \
   --command "scripts/train-demo-model.sh --seed $seed"

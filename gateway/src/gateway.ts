@@ -12,6 +12,7 @@ import { errorMessage } from './errors.js';
 import { resolveThresholds } from './inspect/policy.js';
 import { Station } from './inspect/station.js';
 import { Metrics } from './metrics.js';
+import { startPlc } from './plc/plc-link.js';
 import { ReviewQueue } from './review/review-queue.js';
 import { pruneImages } from './store/images.js';
 import { SessionRepo } from './store/sessions.js';
@@ -114,6 +115,11 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
       await station.start();
       cleanups.unshift(() => station.stop(cfg.gateway.shutdownGraceMs));
     }
+
+    // PLC handshake, OPC UA server, simulator: after the stations run, stopped before them (Ready drops first).
+    const plc = await startPlc({ cfg: cfg.plc, stationConfigs: cfg.stations, stations, review, store, metrics, log: log.child({ component: 'plc' }), dataDir: cfg.gateway.dataDir, gatewayId: cfg.gateway.id, shutdownGraceMs: cfg.gateway.shutdownGraceMs });
+    cleanups.unshift(() => plc.stop());
+    links.push(...plc.links);
 
     const retention = setInterval(() => {
       pruneImages(store.images, store.inspections, { maxBytes: cfg.store.maxDiskMb * 1024 * 1024, maxAgeMs: cfg.store.maxAgeDays * 86_400_000, now: Date.now() }, log)

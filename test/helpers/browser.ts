@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HMI = join(ROOT, 'hmi');
@@ -78,4 +78,39 @@ export async function loginThroughPage(page: Page, url: string, operatorId: stri
   await page.getByTestId('login-next').click();
   for (const d of pin) await page.locator(`.pinpad [data-key="${d}"]`).click();
   await page.getByTestId('pin-submit').click();
+}
+
+/** Poll `read` until `ok(value)`, at most `timeoutMs`; the error names what was last seen. */
+async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await read();
+      if (ok(last)) return last;
+    } catch {
+      // Not attached yet: keep waiting.
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Wait until the element's text matches (a substring or a pattern). */
+export function untilText(loc: Locator, want: string | RegExp, timeoutMs = 5000): Promise<string> {
+  return until(
+    `text ${String(want)}`,
+    async () => (await loc.first().textContent({ timeout: 250 })) ?? '',
+    (t) => (typeof want === 'string' ? t.includes(want) : want.test(t)),
+    timeoutMs,
+  );
+}
+
+/** Wait until the element's attribute has the value. */
+export async function untilAttr(loc: Locator, name: string, want: string, timeoutMs = 5000): Promise<void> {
+  await until(`${name}="${want}"`, async () => loc.first().getAttribute(name, { timeout: 250 }), (v) => v === want, timeoutMs);
+}
+
+export async function untilVisible(loc: Locator, timeoutMs = 5000): Promise<void> {
+  await loc.first().waitFor({ state: 'visible', timeout: timeoutMs });
 }

@@ -7,6 +7,7 @@ import { parseConfig } from '../../gateway/src/config/load.js';
 import type { LoupeConfig, LoupeConfigInput } from '../../gateway/src/config/schema.js';
 import type { StationConfig } from '../../gateway/src/config/sections/station.js';
 import { startGateway, type Gateway } from '../../gateway/src/gateway.js';
+import type { Inspection } from '../../gateway/src/inspect/inspection.js';
 
 /** The model package the gateway ships (a real ONNX model, small enough for CPU tests). */
 export const DEMO_MODEL = fileURLToPath(new URL('../../models/demo-part', import.meta.url));
@@ -95,15 +96,27 @@ export async function startTestGateway(opts: HarnessOptions = {}): Promise<TestG
   return self;
 }
 
-/** Trigger one part on an API-triggered station and return its inspection as the API answers it. */
-export async function triggerPart(url: string, station = 'station-1', partId?: string): Promise<{ id: string; partId: string; state: string }> {
-  const res = await fetch(`${url}/api/stations/${station}/trigger`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(partId ? { partId } : {}),
-  });
-  if (!res.ok) throw new Error(`trigger ${station}: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()) as { id: string; partId: string; state: string };
+/**
+ * Trigger one part on a station, as `POST /api/stations/:id/trigger` does,
+ * and return its committed inspection. In-process, so it needs no API
+ * credentials (that route wants an engineer session or an admin token).
+ */
+export async function triggerPart(gw: TestGateway, station = 'station-1', partId?: string): Promise<Inspection> {
+  const s = gw.gateway.stations.get(station);
+  if (!s) throw new Error(`no station ${station} in the test gateway`);
+  return s.trigger(partId === undefined ? { via: 'api' } : { via: 'api', partId });
+}
+
+/**
+ * Log in through the API and return the `cookie` header value, for tests
+ * that call the HMI routes over real HTTP.
+ */
+export async function loginCookie(url: string, operatorId: string, pin: string): Promise<string> {
+  const res = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ operatorId, pin }) });
+  if (!res.ok) throw new Error(`login ${operatorId}: HTTP ${res.status} ${await res.text()}`);
+  const cookie = res.headers.get('set-cookie')?.split(';')[0];
+  if (!cookie) throw new Error('login answered without a session cookie');
+  return cookie;
 }
 
 /** Poll `check` until it returns a value that is not undefined/false, at most `timeoutMs`. */

@@ -31,6 +31,13 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance<RawS
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
 
+  // Sessions are read by the API access guard as well as by the HMI routes: parse cookies first.
+  await app.register(fastifyCookie);
+  const tokenRepo = new ApiTokenRepo(ctx.store.db);
+  const tokens = new ApiTokens({ repo: tokenRepo, log: ctx.log.child({ component: 'api-tokens' }) });
+  const access = new ApiAccess({ tokens, auth: ctx.hmi.auth, repo: tokenRepo, log: ctx.log.child({ component: 'api-access' }) });
+  access.install(app);
+
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Loupe gateway API', version: '1' },
@@ -43,15 +50,9 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance<RawS
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
-  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
-  // Sessions are read by the API access guard as well as by the HMI routes: parse cookies first.
-  await app.register(fastifyCookie);
-  const tokenRepo = new ApiTokenRepo(ctx.store.db);
-  const tokens = new ApiTokens({ repo: tokenRepo, log: ctx.log.child({ component: 'api-tokens' }) });
-  const access = new ApiAccess({ tokens, auth: ctx.hmi.auth, repo: tokenRepo, log: ctx.log.child({ component: 'api-access' }) });
-  access.install(app);
+  // The API's description is for people and scripts that may use it: it needs a login or a token too.
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs', uiHooks: { onRequest: access.guard('read') } });
+  app.get('/api/openapi.json', { onRequest: access.guard('read'), schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes(ctx));
   await app.register(stationRoutes(ctx, access));

@@ -6,6 +6,7 @@ import type { Role } from '../store/users.js';
 import type { ApiTokens } from './api-tokens.js';
 import { operatorOf } from './guard.js';
 import type { OperatorAuth } from './operator-auth.js';
+import { roleAllows } from './roles.js';
 
 /**
  * What a route needs:
@@ -76,7 +77,9 @@ export class ApiAccess {
   guard(level: AccessLevel): onRequestAsyncHookHandler {
     return async (req: FastifyRequest, reply: FastifyReply) => {
       try {
-        req.principal = this.admit(req, level);
+        // Who it is first (so a refused write is audited with its author), then whether that is enough.
+        req.principal = this.identify(req);
+        this.check(req.principal, level, req.method);
       } catch (err) {
         if (isLoupeError(err) && err.status === 401) reply.header('www-authenticate', 'Bearer realm="loupe"');
         throw err;
@@ -84,20 +87,27 @@ export class ApiAccess {
     };
   }
 
-  private admit(req: FastifyRequest, level: AccessLevel): Principal {
+  private identify(req: FastifyRequest): Principal {
     const header = req.headers.authorization;
     if (header !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!m?.[1]) throw new LoupeError('LOUPE_ERR_AUTH_TOKEN_INVALID', 'Authorization header: expected "Bearer <API token>"');
       const t = this.deps.tokens.verify(m[1]);
-      const safe = SAFE_METHODS.has(req.method);
-      if (!TOKEN_SCOPES[level].includes(t.scope) || (!safe && t.scope !== 'admin')) {
-        throw new LoupeError('LOUPE_ERR_AUTH_TOKEN_SCOPE', `API token ${t.id} has scope ${t.scope}: this needs an admin token`, { details: { tokenId: t.id, scope: t.scope } });
-      }
       return { kind: 'token', id: `token:${t.id}`, role: t.scope === 'admin' ? 'admin' : 'engineer', scope: t.scope };
     }
     // A person at a screen: a write is an action that restarts the idle lock; reading is not.
-    const op = operatorOf(this.deps.auth, req, { role: SESSION_ROLE[level], activity: !SAFE_METHODS.has(req.method) });
+    const op = operatorOf(this.deps.auth, req, { role: 'operator', activity: !SAFE_METHODS.has(req.method) });
     return { kind: 'session', id: op.user.id, role: op.user.role, scope: null };
+  }
+
+  private check(p: Principal, level: AccessLevel, method: string): void {
+    if (p.scope !== null) {
+      if (!TOKEN_SCOPES[level].includes(p.scope) || (!SAFE_METHODS.has(method) && p.scope !== 'admin')) {
+        throw new LoupeError('LOUPE_ERR_AUTH_TOKEN_SCOPE', `API token ${p.id.slice('token:'.length)} has scope ${p.scope}: this needs an admin token`, { details: { scope: p.scope } });
+      }
+      return;
+    }
+    const needed = SESSION_ROLE[level];
+    if (!roleAllows(p.role, needed)) throw new LoupeError('LOUPE_ERR_AUTH_FORBIDDEN', `${p.role} ${p.id} may not do this: it needs the ${needed} role`);
   }
 }

@@ -10,7 +10,7 @@ const CHUNK_BYTES = 64 * 1024;
  * whether the stream ends, fails or the client goes away.
  */
 export class LineStream extends Readable {
-  private closed = false;
+  private released = false;
 
   constructor(
     private readonly lines: Generator<string>,
@@ -52,8 +52,8 @@ export class LineStream extends Readable {
   }
 
   private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.released) return;
+    this.released = true;
     this.onClose();
   }
 }

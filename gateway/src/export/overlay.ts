@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Metadata, type OverlayOptions as SharpLayer } from 'sharp';
 import { LoupeError } from '../errors.js';
 import type { Box, Finding, GroundTruth, HeatMap } from '../inspect/inspection.js';
 
@@ -50,7 +50,7 @@ function boxSvg(b: Box, w: number, h: number, colour: string, label: string, das
  * the server with sharp (libvips), so every client gets the same picture.
  */
 export async function renderOverlay(image: Buffer, findings: readonly Finding[], truth: GroundTruth | null, o: OverlayOptions): Promise<RenderedImage> {
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(image).metadata();
   } catch (err) {
@@ -58,7 +58,7 @@ export async function renderOverlay(image: Buffer, findings: readonly Finding[],
   }
   const w = meta.autoOrient?.width ?? meta.width ?? 0;
   const h = meta.autoOrient?.height ?? meta.height ?? 0;
-  const layers: sharp.OverlayOptions[] = [];
+  const layers: SharpLayer[] = [];
   if (o.findings && w > 0 && h > 0) {
     for (const f of findings) {
       const hm = f.heatMap;

@@ -75,7 +75,7 @@ export function toExportRecord(row: InspectionWithDecision, clock: ZonedClock, b
     station: i.station,
     triggeredAt: clock.iso(at),
     triggeredAtLocal: new Date(clock.wall(at)).toISOString().slice(0, 19).replace('T', ' '),
-    shift: bucketer.of(at, 'shift').shift,
+    shift: bucketer.shiftName(at),
     trigger: i.trigger,
     modelId: i.modelId,
     modelVersion: i.modelVersion,

@@ -175,6 +175,7 @@ export class Handshake extends EventEmitter<HandshakeEvents> {
     if (this.stopping) return;
     this.stopping = true;
     this.updateReady();
+    // Parts already latched still get their result; new triggers get no-result (Ready is 0).
     const until = performance.now() + graceMs;
     while (performance.now() < until && this.online && (this.parts.length > 0 || this.results.size > 0)) await sleep(20);
     if (this.online) this.enqueue(() => this.write({ Ready: false, Busy: false }));
@@ -324,7 +325,7 @@ export class Handshake extends EventEmitter<HandshakeEvents> {
 
   /** Read TriggerSeq and PartId together (one Read), latch the part, acknowledge. */
   private async latch(): Promise<void> {
-    if (!this.synced || this.stopping) return;
+    if (!this.synced) return;
     const { conn, block, station } = this.deps;
     const v = await conn.read(block, ['TriggerSeq', 'PartId']);
     const seq = Number(v.TriggerSeq);
@@ -589,11 +590,9 @@ export class Handshake extends EventEmitter<HandshakeEvents> {
         .catch((err: unknown) => this.onLaneError(err))
         .finally(() => (this.heartbeatWriting = false));
     }
-    const stale = performance.now() - this.plcBeatAt > this.deps.cfg.plcHeartbeatTimeoutMs;
-    if (stale !== this.stale) {
-      this.stale = stale;
-      this.updateReady();
-    }
+    this.stale = performance.now() - this.plcBeatAt > this.deps.cfg.plcHeartbeatTimeoutMs;
+    // Conditions without an event of their own (station stopped, heartbeat gone quiet) are caught here; Ready is written only on change.
+    this.updateReady();
   }
 
   // ---- plumbing ----

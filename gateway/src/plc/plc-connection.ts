@@ -3,6 +3,7 @@ import {
   AttributeIds,
   coerceNodeId,
   DataType,
+  MessageSecurityMode,
   OPCUAClient,
   TimestampsToReturn,
   UserTokenType,
@@ -224,6 +225,7 @@ export class PlcConnection extends EventEmitter<PlcConnectionEvents> {
     this.client = client;
     await client.connect(endpoint);
     if (this.stopped) throw new LoupeError('LOUPE_ERR_PLC_CONNECT', 'stopping');
+    await this.checkUserTokens(client, mode);
     const identity = cfg.username ? { type: UserTokenType.UserName as const, userName: cfg.username, password: cfg.password } : { type: UserTokenType.Anonymous as const };
     const session = await client.createSession(identity);
     this.session = session;
@@ -288,6 +290,25 @@ export class PlcConnection extends EventEmitter<PlcConnectionEvents> {
     this.report(null);
     this.setUp();
     return broken;
+  }
+
+  /**
+   * The stack throws out of an event handler (uncatchable) when asked to log
+   * in with a user name the endpoint does not accept; check first and say so.
+   */
+  private async checkUserTokens(client: OPCUAClient, mode: MessageSecurityMode): Promise<void> {
+    const { cfg, endpoint } = this.opts;
+    const policy = securityPolicyOf(cfg.securityMode, cfg.securityPolicy);
+    const endpoints = await client.getEndpoints();
+    const ep = endpoints.find((e) => e.securityMode === mode && e.securityPolicyUri === policy);
+    if (!ep) return; // connect() already refused a missing endpoint
+    const kinds = (ep.userIdentityTokens ?? []).map((t) => t.tokenType);
+    if (cfg.username && !kinds.includes(UserTokenType.UserName)) {
+      throw new LoupeError('LOUPE_ERR_PLC_SECURITY', `${endpoint} accepts no user name on its ${cfg.securityMode} endpoint: use securityMode Sign or SignAndEncrypt, or leave plc.client.username empty`);
+    }
+    if (!cfg.username && !kinds.includes(UserTokenType.Anonymous)) {
+      throw new LoupeError('LOUPE_ERR_PLC_AUTH', `${endpoint} refuses anonymous access: set plc.client.username and LOUPE__PLC__CLIENT__PASSWORD`);
+    }
   }
 
   /** Resolve every block's node ids and check each tag's declared type and access. */

@@ -50,8 +50,12 @@ export interface SimulatorOptions {
   addressSpace?: 'standard' | 'minimal';
   /** Stop sending parts after this many (0: no limit). Default 0. */
   maxParts?: number;
-  /** Start with Enable = 1 and parts flowing. Default true. */
+  /** Start with Enable = 1. Default true. */
   startEnabled?: boolean;
+  /** Start sending parts at once (else on setLine(true)). Default true. */
+  runLine?: boolean;
+  /** Values the interface block starts with (a PLC that kept its data block). Default zeros. */
+  initial?: Partial<Record<PlcTagName, number | string | boolean>>;
   /** Loupe counts as gone when LoupeHeartbeat has not changed for this long. Default 4 heartbeats. */
   loupeTimeoutMs?: number;
   log: Logger;
@@ -135,7 +139,8 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
   private beating = true;
   private loupeBeat: unknown = undefined;
   private loupeBeatAt = 0;
-  private loupeAlive = true;
+  /** False until LoupeHeartbeat first changes, and whenever it stops changing. */
+  private loupeIsAlive = false;
   private lastResultSeq: number | null = null;
   private lastFinalSeq: number | null = null;
   private readonly awaiting: SimPart[] = [];
@@ -165,7 +170,7 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
 
   constructor(private readonly opts: SimulatorOptions) {
     super();
-    this.lineRunning = opts.startEnabled ?? true;
+    this.lineRunning = opts.runLine ?? true;
   }
 
   /** Where Loupe connects. */
@@ -174,13 +179,20 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
     return `opc.tcp://${host}:${this.boundPort}`;
   }
 
+  /** True while LoupeHeartbeat keeps changing: the PLC sends parts only then (and with Ready). */
+  get loupeAlive(): boolean {
+    return this.loupeIsAlive;
+  }
+
   /** Every part so far, in trigger order. */
   get history(): readonly SimPart[] {
     return this.parts;
   }
 
   async start(): Promise<void> {
-    for (const tag of PLC_TAG_NAMES) if (!this.memory.has(tag)) this.memory.set(tag, initialValue(this.typeOf(tag), tag === 'Enable' ? (this.opts.startEnabled ?? true) : undefined));
+    for (const tag of PLC_TAG_NAMES) {
+      if (!this.memory.has(tag)) this.memory.set(tag, this.opts.initial?.[tag] ?? initialValue(this.typeOf(tag), tag === 'Enable' ? (this.opts.startEnabled ?? true) : undefined));
+    }
     await this.startServer(this.opts.port);
     this.startedAt = performance.now();
     this.nextPartAt = this.startedAt + this.periodMs;
@@ -235,6 +247,11 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
   /** Trigger `count` parts within one scan: Loupe latches only the last, the others count as missed. */
   triggerBurst(count: number): void {
     for (let i = 0; i < count; i++) this.triggerPart(performance.now(), true);
+  }
+
+  /** Select a product, as the line's recipe management would (RecipeId). */
+  setRecipe(id: number | string): void {
+    this.set('RecipeId', id);
   }
 
   summary(): SimSummary {
@@ -313,12 +330,14 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
   private watchLoupe(now: number): void {
     const beat = this.get('LoupeHeartbeat');
     if (beat !== this.loupeBeat) {
+      const first = this.loupeBeat === undefined;
       this.loupeBeat = beat;
       this.loupeBeatAt = now;
-      if (!this.loupeAlive) this.opts.log.info('PLC simulator: LoupeHeartbeat is back');
-      this.loupeAlive = true;
-    } else if (this.loupeAlive && now - this.loupeBeatAt > (this.opts.loupeTimeoutMs ?? 4 * 500)) {
-      this.loupeAlive = false;
+      if (!this.loupeIsAlive && !first) this.opts.log.info('PLC simulator: LoupeHeartbeat is changing');
+      // The value found at start proves nothing; the first change does.
+      this.loupeIsAlive = !first;
+    } else if (this.loupeIsAlive && now - this.loupeBeatAt > (this.opts.loupeTimeoutMs ?? 4 * 500)) {
+      this.loupeIsAlive = false;
       this.counts.loupeHeartbeatLost++;
       this.opts.log.warn('PLC simulator: LoupeHeartbeat stopped; parts are diverted until it changes again');
     }
@@ -330,7 +349,7 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
     const notReady =
       this.get('Enable') !== true
         ? 'disabled'
-        : !this.loupeAlive
+        : !this.loupeIsAlive
           ? 'loupe-heartbeat-stale'
           : this.get('Ready') !== true
             ? 'not-ready'
@@ -467,8 +486,9 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
     this.emit('anomaly', kind, detail);
   }
 
-  /** `value` + 1 in the tag's declared width. */
-  private step(tag: PlcTagName, value: unknown): number {
+  /** `value` + 1 in the tag's declared width (a Boolean heartbeat toggles). */
+  private step(tag: PlcTagName, value: unknown): number | boolean {
+    if (this.typeOf(tag) === DataType.Boolean) return value !== true;
     const w = counterWidth(this.typeOf(tag));
     const u = increment(toUnsigned(Number(value ?? 0), w), w);
     return w.signed && u >= w.modulus / 2 ? u - w.modulus : u;

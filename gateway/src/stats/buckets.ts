@@ -5,7 +5,7 @@ export type BucketBy = 'hour' | 'shift' | 'day';
 
 /** A stretch of plant time that figures are grouped by. */
 export interface Bucket {
-  /** Stable, sortable id: local start with its offset for hours, the local date for days, date + shift name for shifts. */
+  /** Stable id: local start with its offset for hours, the local date for days, start date + shift name for shifts. */
   key: string;
   /** The plant's name for it: "2026-10-25 02:00 +01:00", "2026-10-25", "2026-10-24 night". */
   label: string;
@@ -46,6 +46,13 @@ export class Bucketer {
     });
   }
 
+  /** Name of the shift an instant falls in, or null between shifts (cheaper than `of(ms, 'shift')`: no bounds). */
+  shiftName(ms: number): string | null {
+    const wall = this.clock.wall(ms);
+    const minute = Math.floor((wall - Math.floor(wall / DAY) * DAY) / 60_000);
+    return this.spans.find((s) => (minute >= s.from && minute < s.to) || (minute + 1440 >= s.from && minute + 1440 < s.to))?.name ?? null;
+  }
+
   of(ms: number, by: BucketBy): Bucket {
     const wall = this.clock.wall(ms);
     if (by === 'hour') {
@@ -67,7 +74,7 @@ export class Bucketer {
       if (startDay === null) continue;
       const d = date(startDay);
       return {
-        key: `${d} ${String(s.from).padStart(4, '0')} ${s.name}`,
+        key: `${d} ${s.name}`,
         label: `${d} ${s.name}`,
         from: this.clock.instant(startDay + s.from * 60_000),
         to: this.clock.instant(startDay + s.to * 60_000),

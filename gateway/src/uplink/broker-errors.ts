@@ -17,6 +17,7 @@ export interface ConnectionFacts {
 
 /** MQTT 5 reason codes (CONNACK, PUBACK, DISCONNECT) and their names, for messages. */
 const REASONS: Record<number, string> = {
+  0x10: 'no matching subscribers',
   0x80: 'unspecified error',
   0x81: 'malformed packet',
   0x82: 'protocol error',
@@ -89,12 +90,28 @@ export function classifyConnectionError(err: Error & { code?: string | number },
   }
   if (typeof c === 'string' && NETWORK.has(c)) return make('LOUPE_ERR_UPLINK_CONNECT', `${where} cannot be reached (${c}); retrying`);
   if ((typeof c === 'string' && isTlsCode(c)) || /TLS|SSL|certificate/i.test(err.message)) {
-    return make(
-      'LOUPE_ERR_UPLINK_TLS',
-      `TLS with ${where} failed (${typeof c === 'string' ? `${c}: ` : ''}${err.message}): check ${k}tls.caFile (the CA that signed the broker), ${k}tls.serverName, and the client certificate if the broker requires one`,
-    );
+    return make('LOUPE_ERR_UPLINK_TLS', `TLS with ${where} failed: ${tlsAdvice(typeof c === 'string' ? c : '', err.message, k, facts.url)}`);
   }
   return make('LOUPE_ERR_UPLINK_CONNECT', `${where}: ${err.message}; retrying`);
+}
+
+/** What went wrong in a TLS handshake, in words, and the key that fixes it. */
+function tlsAdvice(code: string, message: string, k: string, url: string): string {
+  const host = url.replace(/^mqtts?:\/\//, '').replace(/:\d+$/, '');
+  if (code.includes('CERTIFICATE_REQUIRED') || code.includes('HANDSHAKE_FAILURE')) {
+    return `the broker wants a client certificate (${code}): set ${k}tls.certFile and ${k}tls.keyFile`;
+  }
+  if (['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'].includes(code)) {
+    return `the broker's certificate is not signed by a CA this gateway trusts (${code}): set ${k}tls.caFile to the CA that signed it`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `the broker's certificate does not name "${host}" (${code}): connect by a name it carries, or set ${k}tls.serverName`;
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return `the broker's certificate is not valid now (${code}): renew it, or check this machine's clock`;
+  }
+  if (code.includes('ALERT')) return `the broker refused the handshake (${code}): check ${k}tls.certFile and ${k}tls.keyFile against the broker's CA`;
+  return `${code ? `${code}: ` : ''}${message.split('\n')[0]}: check ${k}tls.caFile, ${k}tls.serverName and the client certificate`;
 }
 
 /** A DISCONNECT the broker sent (MQTT 5), as the error that explains it. */

@@ -115,8 +115,8 @@ export class BrokerLink extends EventEmitter<BrokerLinkEvents> {
       await withTimeout(farewell(client).catch((err: unknown) => this.deps.log.debug({ err: errorMessage(err) }, 'farewell message not sent')), graceMs);
     }
     await withTimeout(client.endAsync(!wasOnline).catch(() => undefined), graceMs);
-    // A DISCONNECT that found no socket leaves the stream to us.
-    client.end(true);
+    // A clean end still waiting (a broker that stopped answering) must not keep the process alive.
+    client.stream?.destroy();
     this.deps.log.debug('broker connection closed');
   }
 

@@ -63,6 +63,10 @@ export class OutboxPublisher {
   private wakeUp: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private retryFrom: number | null = null;
+  /** One message at a time until the broker accepted one on this connection (or since a refusal): keeps order. */
+  private probing = true;
+  private lastRefusal: number | string | null = null;
+  private warnedUnheard = false;
   private pausedUntil = 0;
   private readonly refusalBackoff: Backoff;
   private readonly throttle: Throttle;
@@ -104,6 +108,8 @@ export class OutboxPublisher {
     this.client = client;
     this.cursor = 0;
     this.retryFrom = null;
+    this.probing = true;
+    this.warnedUnheard = false;
     this.noSubscriber.clear();
     const props = connack.properties;
     this.window = Math.max(1, Math.min(this.opts.maxInFlight, props?.receiveMaximum ?? Number.POSITIVE_INFINITY));
@@ -165,19 +171,19 @@ export class OutboxPublisher {
         await this.idle(pause);
         continue;
       }
-      if (this.inFlight.size >= this.window) {
+      const window = this.probing ? 1 : this.window;
+      if (this.inFlight.size >= window) {
         await this.idle(this.opts.pollIntervalMs);
         continue;
       }
-      const rows = this.deps.outbox.peek(Math.min(PEEK_ROWS, this.window - this.inFlight.size), this.cursor);
+      const rows = this.deps.outbox.peek(Math.min(PEEK_ROWS, window - this.inFlight.size), this.cursor);
       if (rows.length === 0) {
         this.reportDrained();
         await this.idle(this.opts.pollIntervalMs);
         continue;
       }
       for (const row of rows) {
-        const wait = this.throttle.take();
-        if (wait > 0) await sleep(wait);
+        for (let wait = this.throttle.take(); wait > 0; wait = this.throttle.take()) await sleep(wait);
         if (!live()) return;
         let message: { topic: string; payload: Buffer };
         try {
@@ -248,6 +254,7 @@ export class OutboxPublisher {
   }
 
   private delivered(s: Sent, unheard: boolean): void {
+    this.probing = false;
     this.acked.push(s.row.seq);
     if (this.acked.length >= ACK_FLUSH_ROWS) this.flushAcks();
     else this.ackTimer ??= setTimeout(() => this.flushAcks(), ACK_FLUSH_MS);
@@ -255,20 +262,24 @@ export class OutboxPublisher {
     this._lastPublishedAt = new Date();
     this.deps.metrics.uplinkPublished.inc({ kind: s.row.kind });
     this.deps.metrics.uplinkAckSeconds.observe((performance.now() - s.startedAt) / 1000);
-    if (unheard) {
+    if (unheard && !this.warnedUnheard) {
+      this.warnedUnheard = true;
       this.deps.log.warn(
         { topic: s.topic, messageId: s.row.messageId },
-        `broker accepted ${s.row.kind} ${s.row.messageId} but no subscriber matched ${s.topic}: subscribe the dataset sink with a persistent session, or set uplink.holdWithoutSubscribers`,
+        `broker accepted ${s.row.kind} ${s.row.messageId} but no subscriber matched ${s.topic}: the broker dropped it (uplink.holdWithoutSubscribers is false); subscribe the dataset sink with a persistent session`,
       );
     }
     if (this._lastError?.code === 'LOUPE_ERR_UPLINK_REFUSED' || this._lastError?.code === 'LOUPE_ERR_UPLINK_IMAGE') {
       this.deps.log.info({ messageId: s.row.messageId }, 'uplink queue moving again');
       this._lastError = null;
+      this.lastRefusal = null;
       this.refusalBackoff.reset();
     }
   }
 
   private refused(s: Sent, err: Error & { code?: number }): void {
+    const news = this.lastRefusal !== (err.code ?? err.message) || this._lastError?.code !== 'LOUPE_ERR_UPLINK_REFUSED';
+    this.lastRefusal = err.code ?? err.message;
     const reason = typeof err.code === 'number' ? reasonName(err.code) : err.message;
     const code: ErrorCode = 'LOUPE_ERR_UPLINK_REFUSED';
     const hint =
@@ -280,10 +291,11 @@ export class OutboxPublisher {
     const message = `broker refused ${s.row.kind} ${s.row.messageId} on ${s.topic} (${reason}): ${hint}`;
     this.deps.outbox.recordAttempt(s.row.seq, message);
     this.deps.metrics.uplinkErrors.inc({ code });
-    const news = this._lastError?.message !== message;
     this._lastError = { code, message, at: new Date() };
-    if (news) this.deps.log.error({ code, seq: s.row.seq, messageId: s.row.messageId, reasonCode: err.code }, message);
+    // No subscriber yet is expected for a moment after a broker restart; a real refusal needs a person.
+    if (news) this.deps.log[err.code === NO_MATCHING_SUBSCRIBERS ? 'warn' : 'error']({ code, seq: s.row.seq, messageId: s.row.messageId, reasonCode: err.code }, message);
     this.retryFrom = Math.min(this.retryFrom ?? Number.POSITIVE_INFINITY, s.row.seq);
+    this.probing = true;
     this.pausedUntil = Date.now() + this.refusalBackoff.next();
   }
 

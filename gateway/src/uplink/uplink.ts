@@ -129,6 +129,10 @@ export class Uplink {
     this.checkTimer.unref();
     if (this.link) {
       this.deps.log.info({ broker: this.link.facts.url, clientId: this.clientId, protocol: this.cfg.protocolVersion, qos: this.cfg.qos }, `uplink to ${this.link.facts.url}`);
+      const own = this.deps.publicUrl();
+      if (this.cfg.imageBaseUrl === null && own !== null && /\/\/(0\.0\.0\.0|\[::\])[:/]/.test(own)) {
+        this.deps.log.warn({ url: own }, `images sent by reference would point at ${own}, which no consumer can reach: set uplink.imageBaseUrl to this gateway's address on the plant network`);
+      }
       this.link.start();
     } else if (this.backlogNow.count > 0) {
       this.deps.log.warn({ backlog: this.backlogNow.count }, `uplink disabled: ${this.backlogNow.count} messages stay in the outbox until uplink.enabled is true`);

@@ -142,7 +142,11 @@ export class PartView {
   }
 
   private onDown(e: PointerEvent): void {
-    this.el.setPointerCapture(e.pointerId);
+    try {
+      this.el.setPointerCapture(e.pointerId);
+    } catch {
+      // Synthetic or already-released pointers cannot be captured; tracking still works.
+    }
     const p = this.local(e);
     this.pointers.set(e.pointerId, p);
     if (this.pointers.size === 1) this.down = { at: performance.now(), x: p.x, y: p.y, moved: false };

@@ -72,7 +72,7 @@ export function reviewScreen(app: App): Screen {
       snap.items.forEach((i) => queue.set(i.inspection.id, i));
       claims = snap.claims;
       offsetMs = Date.parse(snap.serverTime) - Date.now();
-      update();
+      update(true);
     }),
     app.live.on('review.added', (d) => {
       const item = d as QueueItem;
@@ -90,7 +90,10 @@ export function reviewScreen(app: App): Screen {
       renderFeed();
       update();
     }),
-    app.onSessionChange(() => update()),
+    app.onSessionChange(() => {
+      claim();
+      update(true);
+    }),
   ];
   const ticker = window.setInterval(() => {
     renderClocks();
@@ -136,10 +139,12 @@ export function reviewScreen(app: App): Screen {
     return free.find((i) => i.inspection.id === currentId) ?? free[0] ?? null;
   }
 
-  function update(): void {
+  /** Re-render after any change; the side panel only when the part (or `force`) changes, so a note being typed keeps its focus. */
+  function update(force = false): void {
     const item = pick();
     const id = item?.inspection.id ?? null;
-    if (id !== currentId) {
+    const changed = id !== currentId;
+    if (changed) {
       currentId = id;
       mode = 'main';
       noteOpen = false;
@@ -149,7 +154,7 @@ export function reviewScreen(app: App): Screen {
     }
     view.show(item?.inspection ?? null);
     renderEmpty(item);
-    renderSide(item);
+    if (changed || force) renderSide(item);
     renderQueue();
     renderTools();
   }
@@ -286,7 +291,9 @@ export function reviewScreen(app: App): Screen {
       }),
     );
     const timer = h('div', { class: 'timer', 'data-testid': 'timer' });
-    const parts: (HTMLElement | null)[] = [h('div', { class: 'side-info' }, head, model, timer, i.audit ? h('div', { class: 'audit' }, t('review.audit')) : null, findings)];
+    // Choosing a class needs the room: then only the part and its clock stay above the buttons.
+    const info = mode === 'main' ? [head, model, timer, i.audit ? h('div', { class: 'audit' }, t('review.audit')) : null, findings] : [head, timer];
+    const parts: (HTMLElement | null)[] = [h('div', { class: 'side-info' }, ...info)];
     const locked = !app.session || app.session.locked;
     if (mode === 'main') {
       parts.push(
@@ -406,7 +413,7 @@ export function reviewScreen(app: App): Screen {
       rows.push(h('div', { class: `feed-item ${n.kind === 'timeout' ? 'timeout' : 'notice'}`, 'data-testid': `notice-${n.kind}` }, icon(n.kind === 'timeout' ? 'clock' : n.kind === 'undone' ? 'undo' : 'eye'), h('span', { class: 'text' }, n.text)));
     }
     mine.slice(0, 4).forEach((d, n) => rows.push(feedRow(d, n === 0)));
-    replace(feed, ...rows.slice(0, 4));
+    replace(feed, rows.length ? null : h('span', { class: 'feed-title' }, t('decision.recent')), ...rows.slice(0, 4));
   }
 
   function feedRow(d: LocalDecision, first: boolean): HTMLElement {
@@ -455,7 +462,7 @@ export function reviewScreen(app: App): Screen {
   }, 500);
 
   renderFeed();
-  update();
+  update(true);
 
   return {
     el,

@@ -103,8 +103,15 @@ function recentItem(p: RecentPart): HTMLElement {
   return h(
     'div',
     { class: `strip-item ${v}`, 'data-testid': 'recent-part', 'data-verdict': v },
-    p.imageUrl ? h('img', { src: p.imageUrl, alt: `${p.partId}`, loading: 'lazy' }) : h('div', { class: 'noimg' }),
+    p.imageUrl ? thumb(p.imageUrl, p.partId) : h('div', { class: 'noimg' }),
     h('span', { class: `verdict-tag ${v}` }, stateIcon(v), verdictWord(v)),
     h('small', {}, `${shortPart(p.partId)}${p.defectClass ? ` · ${className(p.defectClass)}` : ''}${by}`),
   );
+}
+
+/** Images need a login (or token); a wall display without one shows the verdicts alone. */
+function thumb(url: string, alt: string): HTMLElement {
+  const img = h('img', { src: url, alt, loading: 'lazy' });
+  img.addEventListener('error', () => img.replaceWith(h('div', { class: 'noimg' })), { once: true });
+  return img;
 }

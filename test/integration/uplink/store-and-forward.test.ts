@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { correctionPayload } from '../../../gateway/src/uplink/correction-payload.js';
 import { DatasetSink } from '../../../gateway/src/uplink/sink/dataset-sink.js';
 import type { ReceivedCorrection } from '../../../gateway/src/uplink/sink/received-index.js';
@@ -50,8 +50,14 @@ beforeAll(async () => {
   sink = await startSink();
 });
 
+// A test that fails half-way must not leave a publisher draining the next test's outbox.
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.stop();
+  if (!broker.running) await broker.start();
+  plant.store.db.exec('DELETE FROM outbox');
+});
+
 afterAll(async () => {
-  for (const r of running.reverse()) await r.stop();
   for (const c of clients) await c.endAsync(true);
   await sink?.stop();
   plant?.close();
@@ -106,6 +112,7 @@ describe('corrections uplink: store and forward through a real Mosquitto', () =>
     const [part] = await plant.makeParts(1);
     const d = plant.decide(part!, 'fail', 'crack');
     await waitFor('the correction at the sink', () => stored.some((r) => r.correctionId === d.id));
+    await waitFor('its outbox row to go', () => plant.store.outbox.backlog().count === 0);
     const total = sink.stats().total;
 
     // What a gateway does after a crash between publish and PUBACK: the same message id again.
@@ -117,6 +124,7 @@ describe('corrections uplink: store and forward through a real Mosquitto', () =>
     resend();
     await waitFor('the duplicate to be recognised', () => duplicates.includes(d.id));
     expect(sink.stats().total).toBe(total);
+    await waitFor('the outbox row to go', () => plant.store.outbox.backlog().count === 0);
 
     await sink.stop();
     duplicates.length = 0;
@@ -146,6 +154,42 @@ describe('corrections uplink: store and forward through a real Mosquitto', () =>
     expect(stored.map((r) => r.correctionId)).toEqual(decisions.map((x) => x.id));
     await waitFor('the outbox to empty', () => plant.store.outbox.backlog().count === 0);
     await second.stop();
+  });
+
+  it('holds corrections while no subscriber takes them (MQTT 5), and delivers them once one subscribes', async () => {
+    const uplink = track(plant.uplink(uplinkConfig({ brokerUrl: broker.url, topicRoot: 'nobody' })));
+    uplink.start();
+    const parts = await plant.makeParts(3);
+    const ids = parts.map((p) => plant.decide(p, 'fail', 'scratch').id);
+    await waitFor('the broker to report no subscriber', () => uplink.status().lastError?.message.includes('no matching subscribers'));
+    expect(uplink.status().lastError?.code).toBe('LOUPE_ERR_UPLINK_REFUSED');
+    expect(plant.store.outbox.backlog().count).toBe(3);
+    expect(uplink.linkStatus().state).toBe('degraded');
+
+    const late = track(new DatasetSink(sinkConfig({ brokerUrl: broker.url, topicRoot: 'nobody', outDir: join(plant.dir, 'late-sink'), clientId: 'late-sink' }), { log: captureLog().log }));
+    const got: string[] = [];
+    late.on('stored', (r) => got.push(r.correctionId));
+    await late.start();
+    await waitFor('the held corrections', () => got.length === 3, 20_000);
+    expect(got).toEqual(ids);
+    await waitFor('the outbox to empty', () => plant.store.outbox.backlog().count === 0);
+    expect(uplink.status().lastError).toBeNull();
+  });
+
+  it('speaks MQTT 3.1.1 end to end when configured (here with QoS 2)', async () => {
+    const old = track(new DatasetSink(sinkConfig({ brokerUrl: broker.url, protocolVersion: '3.1.1', topicRoot: 'v311', outDir: join(plant.dir, 'v311-sink'), clientId: 'v311-sink' }), { log: captureLog().log }));
+    const got: string[] = [];
+    old.on('stored', (r) => got.push(r.correctionId));
+    const subscribed = new Promise((r) => old.once('subscribed', r));
+    await old.start();
+    await subscribed;
+    const uplink = track(plant.uplink(uplinkConfig({ brokerUrl: broker.url, protocolVersion: '3.1.1', qos: 2, topicRoot: 'v311', clientId: 'gw-v311' })));
+    uplink.start();
+    const parts = await plant.makeParts(2);
+    const ids = parts.map((p) => plant.decide(p, 'pass').id);
+    await waitFor('both corrections', () => got.length === 2);
+    expect(got).toEqual(ids);
+    await waitFor('the outbox to empty', () => plant.store.outbox.backlog().count === 0);
   });
 
   it('publishes a retained online status; the broker publishes the Last Will offline when the gateway vanishes', async () => {

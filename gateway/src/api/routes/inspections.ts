@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiAccess } from '../../auth/api-access.js';
@@ -30,9 +31,9 @@ export const inspectionRoutes =
         const i = ctx.store.inspections.get(req.params.id);
         if (!i?.imageRef) throw new LoupeError('LOUPE_ERR_NOT_FOUND', `no image for inspection ${req.params.id} (never stored or pruned by retention)`);
         const ext = i.imageRef.split('.').pop() ?? 'bin';
-        reply.header('cache-control', 'private, max-age=86400, immutable');
-        reply.type(MIME[ext] ?? 'application/octet-stream');
-        return reply.send(await ctx.store.images.read(i.imageRef));
+        const raw: FastifyReply = reply;
+        raw.header('cache-control', 'private, max-age=86400, immutable');
+        return raw.type(MIME[ext] ?? 'application/octet-stream').send(await ctx.store.images.read(i.imageRef));
       },
     );
   };

@@ -107,9 +107,10 @@ export const uplinkSchema = z
     metricsIntervalS: z.number().int().min(0).max(86_400).default(60),
     /**
      * MQTT 5: keep a message in the outbox when the broker reports that no
-     * subscriber matched it (no dataset sink subscribed yet), and retry later. Default false.
+     * subscriber matched it (no dataset sink subscribed, or a restarted broker
+     * that forgot shared subscriptions), and retry it later. Default true.
      */
-    holdWithoutSubscribers: z.boolean().default(false),
+    holdWithoutSubscribers: z.boolean().default(true),
     /** Outbox rows before the backlog alarm goes off. Corrections are never dropped; sampled inspections stop being queued. Default 100000. */
     outboxMaxRows: z.number().int().min(10).max(100_000_000).default(100_000),
     /** Age of the oldest queued message before the backlog alarm goes off. Default 168 h (7 days). */

@@ -1,5 +1,5 @@
-import { open, readFile, readdir, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readFile, readdir, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { errorMessage } from '../../errors.js';
 import { DatasetSplit, type DatasetSpec } from '../../vision/dataset-pack.js';
@@ -32,11 +32,14 @@ export interface PackSummary {
 const SPLITS: readonly Split[] = ['train', 'val', 'test'];
 /** Packs kept besides the newest, for a training run still reading the previous one. */
 const KEEP_PACKS = 2;
+/** Full-resolution frames per class copied to `examples/<label>/`, for people browsing the dataset. */
+const EXAMPLES_PER_CLASS = 4;
 
 /**
  * Writes everything received so far as a training dataset in the format
- * models/training/train.py reads (vision/dataset-pack.ts: train/, val/,
- * test/ with raw pixels at model resolution), into a fresh folder under
+ * models/training/train.py reads (models/training/README.md: train/, val/,
+ * test/ with raw pixels at model resolution, written by vision/dataset-pack.ts,
+ * and examples/<label>/ to look at), into a fresh folder under
  * `packs/`, then points the `dataset` link at it in one rename, so a
  * training run never sees a half-written dataset.
  */
@@ -75,6 +78,7 @@ async function pack(outDir: string, index: ReceivedIndex, spec: PackSpec, log: L
     skipped: { label: {}, imagePending: 0, imageMissing: 0, imageUnreadable: 0 },
   };
   const lines: string[] = [];
+  const examples = new Map<string, number>();
   try {
     for (const r of rows) {
       if (r.imageState === 'pending') summary.skipped.imagePending++;
@@ -82,7 +86,13 @@ async function pack(outDir: string, index: ReceivedIndex, spec: PackSpec, log: L
       else if (!labels.includes(r.label)) summary.skipped.label[r.label] = (summary.skipped.label[r.label] ?? 0) + 1;
       else {
         try {
-          await writers[r.split].append(await readFile(join(outDir, r.imageFile)), r.label, { sourceRef: r.correctionId });
+          const image = await readFile(join(outDir, r.imageFile));
+          await writers[r.split].append(image, r.label, { sourceRef: r.correctionId });
+          if ((examples.get(r.label) ?? 0) < EXAMPLES_PER_CLASS) {
+            await mkdir(join(dir, 'examples', r.label), { recursive: true });
+            await writeFile(join(dir, 'examples', r.label, basename(r.imageFile)), image);
+            examples.set(r.label, (examples.get(r.label) ?? 0) + 1);
+          }
         } catch (err) {
           summary.skipped.imageUnreadable++;
           log.warn({ correctionId: r.correctionId, imageFile: r.imageFile, err: errorMessage(err) }, 'image not packed: unreadable');

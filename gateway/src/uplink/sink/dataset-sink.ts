@@ -57,6 +57,8 @@ export class DatasetSink extends EventEmitter<SinkEvents> {
   private packTimer: NodeJS.Timeout | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private packing: Promise<PackSummary | null> | null = null;
+  /** The message being stored (one at a time: the broker waits for its PUBACK). */
+  private handling: Promise<void> = Promise.resolve();
   private loggedCounts = '';
 
   constructor(
@@ -74,7 +76,7 @@ export class DatasetSink extends EventEmitter<SinkEvents> {
       // Installed before the first packet can arrive: the default handler would acknowledge unseen.
       prepare: (client) => {
         client.handleMessage = (packet, done) => {
-          this.onMessage(packet).then(
+          this.handling = this.onMessage(packet).then(
             () => done(),
             (err: unknown) => this.onStoreFailure(client, err, done),
           );
@@ -111,6 +113,7 @@ export class DatasetSink extends EventEmitter<SinkEvents> {
     if (this.packTimer) clearInterval(this.packTimer);
     if (this.statsTimer) clearInterval(this.statsTimer);
     await this.link.stop();
+    await this.handling;
     await this.packing;
     const summary = this.sinceLastPack > 0 ? await this.pack() : null;
     this.logStats();

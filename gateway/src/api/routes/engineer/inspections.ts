@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { LoupeError } from '../../../errors.js';
@@ -9,6 +10,12 @@ import type { EngineerApi } from './engineer-api.js';
 import { filterQuery, toFilter } from './filter-query.js';
 
 const denied = { 401: errorDto, 403: errorDto };
+
+/** Image bytes: immutable per inspection (findings and frame never change), so browsers may cache them. */
+function sendImage(reply: FastifyReply, out: { data: Buffer; contentType: string }): FastifyReply {
+  reply.header('cache-control', 'private, max-age=86400, immutable');
+  return reply.type(out.contentType).send(out.data);
+}
 
 /**
  * The inspection log for engineers: one listing with every filter and a
@@ -126,8 +133,7 @@ export const engineerInspectionRoutes =
       async (req, reply) => {
         const { row, data } = await image(req.params.id);
         const out = await renderOverlay(data, row.inspection.findings, row.inspection.truth, { truth: req.query.truth === 'true', width: req.query.width, findings: true });
-        reply.header('cache-control', 'private, max-age=86400, immutable');
-        return reply.type(out.contentType).send(out.data);
+        return sendImage(reply, out);
       },
     );
 
@@ -149,8 +155,7 @@ export const engineerInspectionRoutes =
       async (req, reply) => {
         const { row, data } = await image(req.params.id);
         const out = await renderOverlay(data, row.inspection.findings, null, { truth: false, width: req.query.width, findings: req.query.overlay === 'true' });
-        reply.header('cache-control', 'private, max-age=86400, immutable');
-        return reply.type(out.contentType).send(out.data);
+        return sendImage(reply, out);
       },
     );
   };
