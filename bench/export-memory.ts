@@ -6,15 +6,19 @@
  * A child process fills a real store with `rows` inspections (findings from
  * real runs of the demo model, so rows have their real size: about 1 kB of
  * findings JSON with heat maps each) and `zip-images` of them with real JPEGs.
- * Then a real gateway (HTTP on loopback, admin token) serves CSV, NDJSON and
- * ZIP exports of everything while this process reads the responses and
- * samples its resident memory every 5 ms. The baseline, measured in the same
- * process afterwards, is what an export that collects its rows first would
- * hold: the same rows read with `.all()` and turned into one CSV string.
+ * Then a real gateway runs in a second child, with its JavaScript heap capped
+ * at `heap-mb` (default 64 MB: less than one export's output, so an export
+ * that gathered its rows could not finish), and serves CSV, NDJSON and ZIP
+ * exports over loopback HTTP while it samples its own resident memory every
+ * 5 ms. This process only reads the responses. The baseline, measured here
+ * afterwards, is what an export that collects its rows first would hold: the
+ * same rows read with `.all()` and turned into one CSV string.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
+import v8 from 'node:v8';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,11 +37,14 @@ import type { Inspection } from '../gateway/src/inspect/inspection.js';
 import { Bucketer } from '../gateway/src/stats/buckets.js';
 import { ZonedClock } from '../gateway/src/stats/zoned-clock.js';
 import { ApiTokenRepo } from '../gateway/src/store/api-tokens.js';
+import { fromRow } from '../gateway/src/store/inspections.js';
 import { openStore } from '../gateway/src/store/store.js';
 import { Detector } from '../gateway/src/vision/detector.js';
 import { describeMachine } from './machine.js';
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '100000' }, 'zip-images': { type: 'string', default: '5000' }, fill: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { rows: { type: 'string', default: '100000' }, 'zip-images': { type: 'string', default: '5000' }, 'heap-mb': { type: 'string', default: '64' }, fill: { type: 'string' }, serve: { type: 'string' } },
+});
 const rows = Number(values.rows);
 const zipImages = Number(values['zip-images']);
 const log = pino({ level: 'silent' });
@@ -90,36 +97,69 @@ async function fill(dataDir: string): Promise<void> {
   store.close();
 }
 
+/**
+ * The server's job: a gateway on the store, an API token, and its own memory
+ * figures on request ("begin" resets the peak, "end" prints it), so the
+ * figures are the gateway's and not the client's that reads the exports.
+ */
+async function serve(dataDir: string): Promise<void> {
+  const cfg = parseConfig(config(dataDir), 'bench');
+  const gateway = await startGateway(cfg, log);
+  const { token } = new ApiTokens({ repo: new ApiTokenRepo(gateway.store.db), log }).create({ name: 'bench', scope: 'read', createdBy: 'bench' });
+  let before = process.memoryUsage.rss();
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5);
+  process.stdout.write(`${JSON.stringify({ url: gateway.url, token })}\n`);
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === 'begin') {
+      before = process.memoryUsage.rss();
+      peak = before;
+      process.stdout.write('{}\n');
+    } else if (line === 'end') {
+      peak = Math.max(peak, process.memoryUsage.rss());
+      process.stdout.write(`${JSON.stringify({ before, peak, heapLimit: v8.getHeapStatistics().heap_size_limit })}\n`);
+    } else break;
+  }
+  clearInterval(sampler);
+  await gateway.stop();
+}
+
 if (values.fill) {
   await fill(values.fill);
+  process.exit(0);
+}
+if (values.serve) {
+  await serve(values.serve);
   process.exit(0);
 }
 
 process.stdout.write(`Loupe benchmark: export memory\n${describeMachine()}\n\n`);
 const dataDir = mkdtempSync(join(tmpdir(), 'loupe-bench-export-'));
+const self = fileURLToPath(import.meta.url);
+const mb = (b: number) => (b / 2 ** 20).toFixed(1);
 try {
   const t0 = performance.now();
-  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--fill', dataDir, '--rows', String(rows), '--zip-images', String(zipImages)], { stdio: 'inherit' });
-  if (child.status !== 0) throw new Error(`filling the store failed (exit ${child.status})`);
-  process.stdout.write(`store    ${rows} inspections (${zipImages} with images), filled in ${((performance.now() - t0) / 1000).toFixed(1)} s by a child process\n\n`);
+  const filler = spawnSync(process.execPath, [...process.execArgv, self, '--fill', dataDir, '--rows', String(rows), '--zip-images', String(zipImages)], { stdio: 'inherit' });
+  if (filler.status !== 0) throw new Error(`filling the store failed (exit ${filler.status})`);
+  process.stdout.write(`store    ${rows} inspections (${zipImages} with images), filled in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 
-  const cfg = parseConfig(config(dataDir), 'bench');
-  const gateway = await startGateway(cfg, log);
-  const tokens = new ApiTokens({ repo: new ApiTokenRepo(gateway.store.db), log });
-  const { token } = tokens.create({ name: 'bench', scope: 'read', createdBy: 'bench' });
+  const server = spawn(process.execPath, [...process.execArgv, `--max-old-space-size=${values['heap-mb']}`, self, '--serve', dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const replies = createInterface({ input: server.stdout })[Symbol.asyncIterator]();
+  const reply = async <T>(send?: string): Promise<T> => {
+    if (send !== undefined) server.stdin.write(`${send}\n`);
+    const r = await replies.next();
+    if (r.done) throw new Error('the gateway process ended');
+    return JSON.parse(r.value) as T;
+  };
+  const { url, token } = await reply<{ url: string; token: string }>();
+  process.stdout.write(`gateway  child process, JavaScript heap capped at ${values['heap-mb']} MB\n\n`);
 
-  let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5);
-  const mb = (b: number) => (b / 2 ** 20).toFixed(1);
-
-  /** Read an export to the end, counting bytes; returns rows/s and the RSS rise above the level before it. */
-  async function measure(path: string): Promise<{ rows: number; seconds: number; bytes: number; firstByteMs: number; rise: number; peak: number }> {
-    (globalThis as { gc?: () => void }).gc?.();
-    await new Promise((r) => setTimeout(r, 200));
-    const before = process.memoryUsage.rss();
-    peak = before;
+  /** Read an export to the end, counting bytes; the gateway reports its RSS before and its peak during. */
+  async function measure(name: string, path: string): Promise<{ rise: number }> {
+    await new Promise((r) => setTimeout(r, 300));
+    await reply('begin');
     const start = performance.now();
-    const res = await fetch(gateway.url + path, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(url + path, { headers: { authorization: `Bearer ${token}` } });
     if (!res.ok || !res.body) throw new Error(`${path}: HTTP ${res.status}`);
     let firstByteMs = 0;
     let bytes = 0;
@@ -131,35 +171,32 @@ try {
       bytes += value.byteLength;
     }
     const seconds = (performance.now() - start) / 1000;
-    peak = Math.max(peak, process.memoryUsage.rss());
-    return { rows: Number(res.headers.get('x-loupe-export-rows')), seconds, bytes, firstByteMs, rise: peak - before, peak };
+    const m = await reply<{ before: number; peak: number }>('end');
+    const n = Number(res.headers.get('x-loupe-export-rows'));
+    process.stdout.write(
+      `${name.padEnd(9)} ${String(n).padStart(7)} rows  ${(n / seconds).toFixed(0).padStart(7)} rows/s  ${mb(bytes / seconds).padStart(6)} MB/s  ` +
+        `first byte ${firstByteMs.toFixed(0).padStart(4)} ms  ${mb(bytes).padStart(7)} MB sent  gateway RSS peak ${mb(m.peak)} MB (+${mb(m.peak - m.before)} MB)\n`,
+    );
+    return { rise: m.peak - m.before };
   }
 
-  const report = (name: string, m: Awaited<ReturnType<typeof measure>>) =>
-    process.stdout.write(
-      `${name.padEnd(9)} ${String(m.rows).padStart(7)} rows  ${(m.rows / m.seconds).toFixed(0).padStart(7)} rows/s  ${mb(m.bytes / m.seconds).padStart(6)} MB/s  ` +
-        `first byte ${m.firstByteMs.toFixed(0).padStart(4)} ms  ${mb(m.bytes).padStart(7)} MB sent  RSS peak ${mb(m.peak)} MB (+${mb(m.rise)} MB)\n`,
-    );
+  const at = (k: number) => encodeURIComponent(new Date(Date.parse('2026-10-01T00:00:00Z') + k * 25_000).toISOString());
+  // A tenth first: if memory grew with the rows, the full export would rise about ten times as much.
+  const tenth = await measure('CSV 1/10', `/api/exports/inspections.csv?to=${at(rows / 10)}`);
+  const csv = await measure('CSV', '/api/exports/inspections.csv');
+  await measure('NDJSON', '/api/exports/inspections.ndjson');
+  await measure('ZIP 1/10', `/api/exports/inspections.zip?to=${at(zipImages / 10)}`);
+  await measure('ZIP', `/api/exports/inspections.zip?to=${at(zipImages)}`);
+  server.stdin.end('quit\n');
+  await new Promise((r) => server.once('exit', r));
 
-  // A tenth first: if memory were not bounded, the full export would rise about ten times as much.
-  const tenth = encodeURIComponent(new Date(Date.parse('2026-10-01T00:00:00Z') + (rows / 10) * 25_000).toISOString());
-  report('CSV 1/10', await measure(`/api/exports/inspections.csv?to=${tenth}`));
-  const csv = await measure('/api/exports/inspections.csv');
-  report('CSV', csv);
-  report('NDJSON', await measure('/api/exports/inspections.ndjson'));
-  report('ZIP', await measure(`/api/exports/inspections.zip?to=${encodeURIComponent(new Date(Date.parse('2026-10-01T00:00:00Z') + zipImages * 25_000).toISOString())}`));
-  clearInterval(sampler);
-  const maxRss = process.resourceUsage().maxRSS * 1024;
-  await gateway.stop();
-
-  // Baseline: the same CSV built in memory from rows read all at once.
-  (globalThis as { gc?: () => void }).gc?.();
-  await new Promise((r) => setTimeout(r, 200));
+  // Baseline: the same CSV built in memory from rows read all at once (this process, no heap cap).
+  await new Promise((r) => setTimeout(r, 300));
   const before = process.memoryUsage.rss();
+  const cfg = parseConfig(config(dataDir), 'bench');
   const db = new Database(cfg.store.dbFile, { readonly: true });
   const b0 = performance.now();
-  const all = db.prepare('SELECT * FROM inspection ORDER BY id').all() as Parameters<typeof import('../gateway/src/store/inspections.js').fromRow>[0][];
-  const { fromRow } = await import('../gateway/src/store/inspections.js');
+  const all = db.prepare('SELECT * FROM inspection ORDER BY id').all() as Parameters<typeof fromRow>[0][];
   const clock = new ZonedClock('Europe/Berlin');
   const bucketer = new Bucketer(clock, cfg.shifts.definitions);
   const opts = { delimiter: ',' as const, bom: true, guardFormulas: true };
@@ -168,9 +205,12 @@ try {
   const naiveRise = process.memoryUsage.rss() - before;
   db.close();
   process.stdout.write(
-    `baseline  ${String(all.length).padStart(7)} rows  ${(all.length / naiveSeconds).toFixed(0).padStart(7)} rows/s  (all rows in memory, one CSV string of ${mb(text.length)} MB)  RSS +${mb(naiveRise)} MB\n\n`,
+    `baseline  ${String(all.length).padStart(7)} rows  ${(all.length / naiveSeconds).toFixed(0).padStart(7)} rows/s  all rows in memory, one CSV string of ${mb(text.length)} MB: RSS +${mb(naiveRise)} MB\n\n`,
   );
-  process.stdout.write(`streamed CSV holds ${(csv.rise / Math.max(1, naiveRise)).toFixed(3)} x the memory of the in-memory baseline; process max RSS ${mb(maxRss)} MB (model loaded, store open)\n`);
+  process.stdout.write(
+    `ratios   full CSV / tenth of it: ${(csv.rise / Math.max(1, tenth.rise)).toFixed(2)} x the memory rise for 10 x the rows; ` +
+      `streamed / in-memory baseline: ${(csv.rise / Math.max(1, naiveRise)).toFixed(3)}\n`,
+  );
 } finally {
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -17,6 +17,8 @@ export default defineConfig({
     // Touchscreen PCs are small: keep one readable bundle, no inline data URIs.
     assetsInlineLimit: 0,
     sourcemap: true,
+    // Two pages: the operator HMI and the engineer dashboard (/dashboard).
+    rolldownOptions: { input: { index: fileURLToPath(new URL('index.html', import.meta.url)), dashboard: fileURLToPath(new URL('dashboard.html', import.meta.url)) } },
   },
   server: {
     // `npx vite hmi` during development: the API comes from a gateway on 8080.

@@ -1,15 +1,20 @@
 /**
  * `npm run screenshots`: starts a gateway with the demo model on a synthetic
  * line, puts parts into review, and saves the review and status screens at
- * 1280x800 and 1920x1080 (and the login screen) into screenshots/.
+ * 1280x800 and 1920x1080 (and the login screen) into screenshots/; then the
+ * engineer dashboard on three days of filled production (test/helpers/filled-store.ts).
  * Needs the HMI built (the npm script builds it) and Chromium (LOUPE_CHROMIUM,
  * default /usr/bin/chromium).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright-core';
+import { startGateway } from '../gateway/src/gateway.js';
 import { launchBrowser, loginThroughPage, newScreen } from '../test/helpers/browser.js';
+import { fillStore } from '../test/helpers/filled-store.js';
 import { reviewStation, startTestGateway, triggerPart } from '../test/helpers/gateway-harness.js';
+import { silentLog, tempDir, testConfig } from '../test/helpers/test-config.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'screenshots');
@@ -25,7 +30,10 @@ async function main(): Promise<void> {
       gateway: { line: 'demo-line' },
       hmi: { distDir: join(ROOT, 'hmi', 'dist'), undoWindowMs: 30_000 },
       stations: [
-        reviewStation('station-1', { name: 'Flange line, station 1', camera: { type: 'synthetic', seed: 20261125, defectRate: 0.3 } as never, policy: { passBelow: 0.03, failAtOrAbove: 0.9, auditRate: 0 } as never }),
+        // Every part of this station goes to review, so the queue is full for the pictures...
+        reviewStation('station-1', { name: 'Flange line, station 1', camera: { type: 'synthetic', seed: 20261125, defectRate: 0.3 } as never }),
+        // ...and this one decides with the model's own thresholds, for a real yield on the status screen.
+        reviewStation('station-2', { name: 'Flange line, station 2', camera: { type: 'synthetic', seed: 7, defectRate: 0.1 } as never, policy: { auditRate: 0 } as never }),
       ],
     },
   });
@@ -33,10 +41,11 @@ async function main(): Promise<void> {
   try {
     // Enough parts for a queue, some decided by the model, for the status strip and the yield.
     let serial = 4711;
-    const nextPart = () => triggerPart(gw, 'station-1', `FL-${String(serial++).padStart(6, '0')}`);
-    for (let n = 0; n < 24; n++) await nextPart();
+    const nextPart = (station = 'station-1') => triggerPart(gw, station, `FL-${String(serial++).padStart(6, '0')}`);
+    for (let n = 0; n < 12; n++) await nextPart();
+    for (let n = 0; n < 30; n++) await nextPart('station-2');
     // The line keeps running while the screens are shot: frames/s and the strip move.
-    const line = setInterval(() => void nextPart().catch(() => undefined), 700);
+    const line = setInterval(() => void nextPart('station-2').catch(() => undefined), 500);
     for (const size of SIZES) {
       for (const lang of ['en', 'de'] as const) {
         const { context, page } = await newScreen(browser, { ...size, locale: lang === 'de' ? 'de-DE' : 'en-GB' });
@@ -46,7 +55,7 @@ async function main(): Promise<void> {
         await page.goto(`${gw.url}/login?lang=${lang}`);
         await page.getByTestId('operator-id').waitFor();
         if (lang === 'en') await page.screenshot({ path: join(OUT, `login-${tag}.png`) });
-        await loginThroughPage(page, gw.url, 'op1', '1234', `/review?lang=${lang}`);
+        await loginThroughPage(page, gw.url, 'op1', '1234', `/review?station=station-1&lang=${lang}`);
         await page.getByTestId('good').waitFor();
         await page.waitForTimeout(600);
         await page.screenshot({ path: join(OUT, `review-${tag}.png`) });
@@ -78,10 +87,48 @@ async function main(): Promise<void> {
     await page.waitForTimeout(5000);
     await page.screenshot({ path: join(OUT, 'review-offline-1280x800.png') });
     await context.close();
+    await shootDashboard(browser);
     process.stdout.write(`screenshots written to ${OUT}\n`);
   } finally {
     await browser.close();
     await gw.cleanup();
+  }
+}
+
+/** The engineer dashboard needs days of data to show anything: a store filled with three days of production. */
+async function shootDashboard(browser: Browser): Promise<void> {
+  const tmp = tempDir('loupe-screenshots-dash-');
+  const filled = await fillStore(tmp.dir);
+  const gateway = await startGateway(testConfig(tmp.dir, { ...filled.config, hmi: { distDir: join(ROOT, 'hmi', 'dist') } }), silentLog);
+  try {
+    for (const size of SIZES) {
+      const { context, page } = await newScreen(browser, { ...size, touch: false });
+      await page.goto(`${gateway.url}/dashboard`);
+      await page.getByTestId('dash-id').fill('admin');
+      await page.getByTestId('dash-pin').fill('2580');
+      await page.getByTestId('dash-login-submit').click();
+      await page.getByTestId('row').first().waitFor();
+      await page.waitForTimeout(800);
+      await page.screenshot({ path: join(OUT, `dashboard-${size.width}x${size.height}.png`) });
+      if (size.width === 1920) {
+        await page.getByTestId('filter-by').selectOption('shift');
+        await page.getByTestId('row').first().waitFor();
+        await page.waitForTimeout(800);
+        await page.screenshot({ path: join(OUT, `dashboard-full-${size.width}.png`), fullPage: true });
+        const part = filled.parts.find((p) => p.final.decidedBy === 'operator' && p.truth !== 'good' && p.hasImage);
+        if (part) {
+          await page.goto(`${gateway.url}/dashboard?partIdPrefix=${encodeURIComponent(part.partId)}`);
+          await page.getByTestId('row').first().click();
+          await page.getByTestId('show-truth').check();
+          await page.waitForTimeout(800);
+          await page.screenshot({ path: join(OUT, `dashboard-part-${size.width}x${size.height}.png`) });
+        }
+      }
+      await context.close();
+    }
+  } finally {
+    await gateway.stop();
+    tmp.cleanup();
   }
 }
 

@@ -83,6 +83,7 @@ const table = {
   LOUPE_ERR_AUTH_TOKEN_INVALID: { status: 401, message: 'API token is unknown, revoked or expired' },
   LOUPE_ERR_AUTH_TOKEN_SCOPE: { status: 403, message: 'API token scope does not allow this' },
   LOUPE_ERR_IMAGE_UNREADABLE: { status: 422, message: 'stored image cannot be decoded for an overlay' },
+  LOUPE_ERR_EXPORT_TOO_LARGE: { status: 413, message: 'too many inspections for one ZIP export' },
   // anything not foreseen: a bug, logged with its stack
   LOUPE_ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -19,6 +19,10 @@ export interface Screen {
 export type ScreenFactory = (app: App) => Screen;
 
 const NEEDS_LOGIN: Record<ScreenName, boolean> = { login: false, review: true, status: false, users: true };
+
+function needsLogin(name: ScreenName, settings: HmiSettings): boolean {
+  return name === 'status' ? !settings.publicStatus : NEEDS_LOGIN[name];
+}
 /** Activity reaches the gateway at most this often (it keeps the server's idle lock in step). */
 const ACTIVITY_PING_MS = 20_000;
 
@@ -80,8 +84,14 @@ export class App {
 
   async start(screen: ScreenName): Promise<void> {
     await this.refreshSession(false);
-    this.live.connect(this.station);
+    this.reconnect();
     this.go(screen);
+  }
+
+  /** The live feed: always for a logged-in panel, without a login only where the status is public. */
+  private reconnect(): void {
+    if (this.session || this.settings.publicStatus) this.live.connect(this.station);
+    else this.live.disconnect();
   }
 
   onSessionChange(fn: () => void): () => void {
@@ -90,7 +100,7 @@ export class App {
   }
 
   go(name: ScreenName): void {
-    if (NEEDS_LOGIN[name] && !this.session) {
+    if (needsLogin(name, this.settings) && !this.session) {
       this.next = name;
       name = 'login';
     }
@@ -112,7 +122,7 @@ export class App {
 
   setStation(station: string | null): void {
     this.station = station;
-    this.live.connect(station);
+    this.reconnect();
     this.go(this.screenName);
   }
 
@@ -133,9 +143,9 @@ export class App {
     this.outbox.setOperator(s && !s.locked ? s.operatorId : null);
     if (s) this.rememberOperator(s.operatorId);
     if (!changed) return;
-    if (reconnect) this.live.connect(this.station);
+    if (reconnect) this.reconnect();
     this.sessionListeners.forEach((l) => l());
-    if (!s && NEEDS_LOGIN[this.screenName]) this.go(this.screenName);
+    if (!s && needsLogin(this.screenName, this.settings)) this.go(this.screenName);
     else {
       this.renderTop();
       this.renderLock();
@@ -232,7 +242,14 @@ export class App {
     replace(
       this.top,
       h('div', { class: 'brand' }, t('app.name').toUpperCase(), h('small', {}, this.settings.origin.line)),
-      h('nav', {}, navBtn('review', 'nav.review'), navBtn('status', 'nav.status'), s?.role === 'admin' && !this.kiosk ? navBtn('users', 'nav.users') : null),
+      h(
+        'nav',
+        {},
+        navBtn('review', 'nav.review'),
+        navBtn('status', 'nav.status'),
+        s?.role === 'admin' && !this.kiosk ? navBtn('users', 'nav.users') : null,
+        (s?.role === 'engineer' || s?.role === 'admin') && !this.kiosk ? h('a', { class: 'btn', href: '/dashboard', 'data-nav': 'dashboard' }, 'Dashboard') : null,
+      ),
       this.screenName === 'review' && stations.length > 1 && !(this.kiosk && this.station)
         ? h(
             'select',
@@ -242,12 +259,7 @@ export class App {
           )
         : null,
       h('div', { class: 'spacer' }),
-      h(
-        'span',
-        { class: 'conn-dot', 'data-testid': 'conn-state', 'data-state': conn },
-        icon(conn === 'online' ? 'check' : conn === 'offline' ? 'offline' : 'spinner', conn === 'connecting' ? 'spin' : ''),
-        t(conn === 'online' ? 'conn.online' : conn === 'offline' ? 'conn.offline' : 'conn.connecting'),
-      ),
+      conn === 'idle' ? null : this.connIndicator(conn),
       s ? h('div', { class: 'who', 'data-testid': 'who' }, h('b', {}, s.name), h('small', {}, `${s.operatorId} · ${t(`role.${s.role}`)}`)) : null,
       h('button', { class: 'btn', type: 'button', 'aria-label': t('nav.language'), 'data-testid': 'lang', onclick: () => setLanguage(language() === 'en' ? 'de' : 'en') }, t('nav.languageShort')),
       s && !s.locked ? h('button', { class: 'btn', type: 'button', 'data-testid': 'lock', onclick: () => void this.lock() }, icon('lock'), t('nav.lock')) : null,
@@ -256,6 +268,15 @@ export class App {
         : this.screenName !== 'login'
           ? h('button', { class: 'btn', type: 'button', onclick: () => ((this.next = this.screenName === 'status' ? 'review' : this.screenName), this.go('login')) }, t('nav.login'))
           : null,
+    );
+  }
+
+  private connIndicator(conn: 'connecting' | 'online' | 'offline'): HTMLElement {
+    return h(
+      'span',
+      { class: 'conn-dot', 'data-testid': 'conn-state', 'data-state': conn },
+      icon(conn === 'online' ? 'check' : conn === 'offline' ? 'offline' : 'spinner', conn === 'connecting' ? 'spin' : ''),
+      t(conn === 'online' ? 'conn.online' : conn === 'offline' ? 'conn.offline' : 'conn.connecting'),
     );
   }
 
@@ -281,7 +302,7 @@ export class App {
   }
 
   renderLock(): void {
-    const locked = !!this.session?.locked && NEEDS_LOGIN[this.screenName];
+    const locked = !!this.session?.locked && needsLogin(this.screenName, this.settings);
     if (!locked) {
       this.lockSlot.replaceChildren();
       return;

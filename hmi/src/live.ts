@@ -4,7 +4,8 @@
  * gone: the page says so within seconds and reconnects on its own. Every
  * (re)connect starts with fresh snapshots, so nothing has to be replayed.
  */
-export type ConnState = 'connecting' | 'online' | 'offline';
+/** `idle`: not connected on purpose (the gateway shares nothing without a login). */
+export type ConnState = 'idle' | 'connecting' | 'online' | 'offline';
 
 type Handler = (data: unknown) => void;
 
@@ -43,6 +44,7 @@ export class Live {
     this.station = station;
     this.es?.close();
     window.clearTimeout(this.retryTimer);
+    if (this.state === 'idle') this.setState('connecting');
     const url = `/api/events${station ? `?station=${encodeURIComponent(station)}` : ''}`;
     const es = new EventSource(url, { withCredentials: true });
     this.es = es;
@@ -69,6 +71,17 @@ export class Live {
       es.close();
       this.lost();
     };
+  }
+
+  /** Stop listening (logged out where the status is not public). */
+  disconnect(): void {
+    this.es?.close();
+    this.es = null;
+    window.clearTimeout(this.retryTimer);
+    window.clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.failures = 0;
+    this.setState('idle');
   }
 
   /** A call to the gateway failed for lack of an answer: believe it at once. */

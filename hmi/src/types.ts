@@ -88,6 +88,8 @@ export interface HmiSettings {
   origin: { site: string; line: string; gatewayId: string };
   stations: { id: string; name: string }[];
   demoPinsActive: boolean;
+  /** The status screen works without a login. */
+  publicStatus: boolean;
 }
 
 export type LinkState = 'ok' | 'degraded' | 'down' | 'disabled';

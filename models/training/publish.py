@@ -31,7 +31,7 @@ def pct(v):
     return f"{100 * v:.1f} %"
 
 
-def write_package(out, meta, counts, mean, std, thresholds, metrics, command, seconds, threads, epochs):
+def write_package(out, meta, counts, mean, std, thresholds, metrics, command, seconds, threads, epochs, review_budget):
     labels = meta["labels"]
     pass_below, fail_at = thresholds
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
@@ -140,10 +140,10 @@ Recall per class:
 ### With the suggested thresholds
 
 The defect score is 1 - P(good). model.json suggests `passBelow` {pass_below}
-and `failAtOrAbove` {fail_at}: on the validation split they minimise the total
-cost of shipped defects (10), failed good parts (3) and operator reviews (1),
-so a part goes to review only where the model's mistakes would cost more. On
-the test split:
+and `failAtOrAbove` {fail_at}: on the validation split, the band that sends at
+most {pct(review_budget)} of parts to an operator and removes the costliest
+mistakes there (a shipped defect counted 10, a failed good part 3). On the
+test split:
 
 | | value |
 | --- | --- |

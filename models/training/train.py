@@ -115,31 +115,31 @@ def defect_scores(probs, good):
     return 1 - probs[:, good]
 
 
-# What a verdict costs, in units of one operator review: shipping a defective
-# part is the worst outcome, scrapping a good one is next.
+# Share of parts the operators can look at; the review band is sized to it.
+REVIEW_BUDGET = 0.03
+# What a wrong verdict costs: shipping a defective part is worse than scrapping a good one.
 COST_ESCAPE = 10
 COST_FALSE_FAIL = 3
-COST_REVIEW = 1
 
 
 def choose_thresholds(scores, is_defect):
     """
-    (passBelow, failAtOrAbove) on a 0.01 grid minimising the total cost of
-    escapes, false fails and reviews on the validation split: parts the model
-    is unsure about go to an operator only where that is cheaper than its mistakes.
+    (passBelow, failAtOrAbove) on a 0.01 grid: the review band that removes
+    the costliest mistakes on the validation split while sending at most
+    REVIEW_BUDGET of the parts to an operator. Between equally good bands the
+    wider one wins, since reviews within the budget are paid for anyway.
     """
     grid = np.round(np.arange(0.01, 1.0, 0.01), 2)
     best = None
     for pass_below in grid:
         escapes = COST_ESCAPE * int((is_defect & (scores < pass_below)).sum())
         for fail_at in grid[grid >= pass_below]:
-            cost = (
-                escapes
-                + COST_FALSE_FAIL * int((~is_defect & (scores >= fail_at)).sum())
-                + COST_REVIEW * int(((scores >= pass_below) & (scores < fail_at)).sum())
-            )
-            if best is None or cost < best[0]:
-                best = (cost, float(pass_below), float(fail_at))
+            review = float(((scores >= pass_below) & (scores < fail_at)).mean())
+            if review > REVIEW_BUDGET:
+                break
+            key = (escapes + COST_FALSE_FAIL * int((~is_defect & (scores >= fail_at)).sum()), -review)
+            if best is None or key < best[0]:
+                best = (key, float(pass_below), float(fail_at))
     return best[1], best[2]
 
 
@@ -218,6 +218,7 @@ def main():
         seconds=train_seconds,
         threads=args.threads,
         epochs=args.epochs,
+        review_budget=REVIEW_BUDGET,
     )
     log(f"wrote {args.out}/model.onnx, model.json, MODEL_CARD.md")
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
+import type { FrameSource } from '../../gateway/src/camera/frame-source.js';
 import { SyntheticLine } from '../../gateway/src/camera/synthetic/synthetic-line.js';
 import { parseConfig } from '../../gateway/src/config/load.js';
 import type { LoupeConfig, LoupeConfigInput } from '../../gateway/src/config/schema.js';
@@ -60,9 +61,10 @@ export interface PlcTestLine {
 /**
  * A real station as the gateway builds it (synthetic camera, the demo model
  * on CPU, SQLite in a temp dir, the review queue) with trigger `plc`, for
- * the handshake to drive. `over` overrides the test defaults.
+ * the handshake to drive. `over` overrides the test defaults; `grabDelayMs`
+ * makes the camera slow to deliver, as a camera with a long exposure is.
  */
-export async function startPlcLine(over: Partial<StationInput> = {}): Promise<PlcTestLine> {
+export async function startPlcLine(over: Partial<StationInput> = {}, opts: { grabDelayMs?: number } = {}): Promise<PlcTestLine> {
   const dir = mkdtempSync(join(tmpdir(), 'loupe-plc-'));
   const cfg = parseConfig(
     {
@@ -88,7 +90,22 @@ export async function startPlcLine(over: Partial<StationInput> = {}): Promise<Pl
   const detector = await Detector.load(stationCfg.model, log);
   const cam = stationCfg.camera;
   if (cam.type !== 'synthetic') throw new Error('PLC test lines use the synthetic camera');
-  const source = new SyntheticLine({ seed: cam.seed, widthPx: cam.widthPx, heightPx: cam.heightPx, defectRate: cam.defectRate, defectKinds: cam.defectKinds, brightness: cam.brightness, format: cam.format });
+  const line = new SyntheticLine({ seed: cam.seed, widthPx: cam.widthPx, heightPx: cam.heightPx, defectRate: cam.defectRate, defectKinds: cam.defectKinds, brightness: cam.brightness, format: cam.format });
+  const delay = opts.grabDelayMs ?? 0;
+  // A camera that takes its time to expose and transfer a frame (without holding up the event loop).
+  const source: FrameSource =
+    delay > 0
+      ? {
+          type: line.type,
+          open: () => line.open(),
+          close: () => line.close(),
+          status: () => line.status(),
+          grab: async (signal) => {
+            await new Promise((r) => setTimeout(r, delay));
+            return line.grab(signal);
+          },
+        }
+      : line;
   const station = new Station(stationCfg, { source, detector, thresholds: resolveThresholds(stationCfg.policy, detector.manifest.thresholds), store, metrics, log: log.child({ station: stationCfg.id }) });
   const review = new ReviewQueue({
     store,

@@ -2,6 +2,7 @@ import { parseConfig } from '../../gateway/src/config/load.js';
 import type { LoupeConfigInput } from '../../gateway/src/config/schema.js';
 import { wirePlc } from '../../gateway/src/plc/plc-link.js';
 import { startPlcRuntime, type PlcRuntime } from '../../gateway/src/plc/plc-runtime.js';
+import { routeStackLogs } from '../../gateway/src/plc/stack-log.js';
 import type { PlcTestLine } from './plc-line.js';
 
 type PlcInput = NonNullable<LoupeConfigInput['plc']>;
@@ -37,6 +38,7 @@ export async function startLoupePlc(line: PlcTestLine, plc: { client?: ClientInp
     '(plc test)',
   );
   const blocks = wirePlc(cfg.plc, cfg.stations);
+  await routeStackLogs(line.log);
   return startPlcRuntime(
     {
       cfg: cfg.plc,

@@ -53,6 +53,7 @@ export const hmiStatic =
               origin: z.object({ site: z.string(), line: z.string(), gatewayId: z.string() }),
               stations: z.array(z.object({ id: z.string(), name: z.string() })),
               demoPinsActive: z.boolean(),
+              publicStatus: z.boolean(),
             }),
           },
         },
@@ -67,6 +68,7 @@ export const hmiStatic =
           origin: ctx.hmi.origin,
           stations: [...ctx.stations.values()].map((s) => ({ id: s.id, name: s.cfg.name ?? s.id })),
           demoPinsActive: await demoPinsActive(),
+          publicStatus: c.publicStatus,
         };
       },
     );

@@ -57,8 +57,8 @@ export async function datasetSinkCommand(argv: string[]): Promise<number> {
   try {
     sink = new DatasetSink(cfg, { log });
     if (values['pack-only']) {
-      const summary = await sink.packOnly();
-      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      // The log line says what was packed, and where.
+      await sink.packOnly();
       return 0;
     }
     await sink.start();
@@ -68,23 +68,33 @@ export async function datasetSinkCommand(argv: string[]): Promise<number> {
     return 1;
   }
 
+  // The sink's own timers do not hold the process (the gateway's HTTP server does that there):
+  // without this a sink started while the broker is away would exit quietly.
+  const keepAlive = setInterval(() => undefined, 3_600_000);
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
       if (signals > 1) {
         log.warn({ signal }, 'second signal: exiting without packing');
+        clearInterval(keepAlive);
         resolve(130);
         return;
       }
       log.info({ signal }, 'signal received: disconnecting and packing what is new');
-      sink.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          log.error({ err: errorMessage(err) }, 'unclean stop');
-          resolve(1);
-        },
-      );
+      sink
+        .stop()
+        .then(
+          () => 0,
+          (err: unknown) => {
+            log.error({ err: errorMessage(err) }, 'unclean stop');
+            return 1;
+          },
+        )
+        .then((code) => {
+          clearInterval(keepAlive);
+          resolve(code);
+        });
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -260,6 +260,18 @@ export class Handshake extends EventEmitter<HandshakeEvents> {
     );
     this.updateReady();
     this.queuePump();
+    // Inputs that changed while we were reading are caught by one more read.
+    this.enqueue(() => this.refresh());
+  }
+
+  /** Read the inputs that drive the handshake and act on any change (notifications during a sync are not acted on). */
+  private async refresh(): Promise<void> {
+    if (!this.synced) return;
+    const v = await this.deps.conn.read(this.deps.block, ['Enable', 'ResultAckSeq', 'FinalAckSeq']);
+    this.onInput('Enable', v.Enable);
+    this.onInput('ResultAckSeq', v.ResultAckSeq);
+    this.onInput('FinalAckSeq', v.FinalAckSeq);
+    this.queueTrigger();
   }
 
   // ---- inputs ----

@@ -111,6 +111,8 @@ export class PlcConnection extends EventEmitter<PlcConnectionEvents> {
     this.stopped = true;
     this.abort.abort();
     this.breakLink?.('stopping');
+    // A connect in progress gives up when its client is disconnected.
+    if (!this.online) void this.client?.disconnect().catch(() => undefined);
     await this.loop;
   }
 
@@ -276,6 +278,7 @@ export class PlcConnection extends EventEmitter<PlcConnectionEvents> {
     let resolveBroken!: (reason: string) => void;
     const broken = new Promise<string>((resolve) => (resolveBroken = resolve));
     this.breakLink = (reason) => resolveBroken(reason);
+    if (this.stopped) resolveBroken('stopping');
     client.on('connection_lost', () => this.setDown('connection lost'));
     client.on('connection_reestablished', () => log.info('PLC connection re-established; restoring the session'));
     session.on('session_restored', () => void this.onRestored());
@@ -540,15 +543,15 @@ function toPlc(b: BoundTag, v: TagValue): number | string | boolean {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
+    const onAbort = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -522,7 +522,6 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
       userManager: { isValidUser: (user: string, password: string) => o.username !== '' && user === o.username && password === o.password },
       serverInfo: { applicationUri: applicationUri('simulator', 'plc-sim'), productUri: 'urn:loupe:plc-sim', applicationName: { text: 'Loupe PLC simulator' } },
       buildInfo: { productName: 'Loupe PLC simulator', manufacturerName: 'Loupe' },
-      disableDiscovery: true,
     });
     try {
       await server.initialize();

@@ -59,7 +59,6 @@ export class VisionServer {
       maxAllowedSessionNumber: cfg.maxSessions,
       serverInfo: { applicationUri: applicationUri('server', deps.gatewayId), productUri: 'urn:loupe', applicationName: { text: `Loupe ${deps.gatewayId}` } },
       buildInfo: { productName: 'Loupe vision system', manufacturerName: 'Loupe' },
-      disableDiscovery: true,
     });
     const systems: VisionSystem[] = [];
     try {

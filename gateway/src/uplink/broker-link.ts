@@ -25,6 +25,8 @@ export interface BrokerLinkEvents {
 
 /** A connection that stayed up this long was healthy: the next outage starts the backoff afresh. */
 const STABLE_MS = 10_000;
+/** Unexplained closes right after connecting before the link calls it a client id clash. */
+const QUICK_DROPS = 3;
 /** While the broker stays away, repeat the (already logged) reason this often, at warn level. */
 const REMIND_MS = 10 * 60_000;
 
@@ -50,6 +52,12 @@ export class BrokerLink extends EventEmitter<BrokerLinkEvents> {
   private downSince: number | null = null;
   private lastRemindAt = 0;
   private connectedAt: number | null = null;
+  /** The failure last logged at warn/error, kept across reconnects so a flapping link logs it once. */
+  private lastLogged: { code: ErrorCode; message: string } | null = null;
+  /** The current outage was logged: its end is worth a line too. */
+  private outageLogged = false;
+  /** Connections the broker closed, without a reason, soon after accepting them. */
+  private quickDrops = 0;
   readonly facts: ConnectionFacts;
 
   constructor(
@@ -162,11 +170,12 @@ export class BrokerLink extends EventEmitter<BrokerLinkEvents> {
       this.failuresSinceOnline = 0;
       this.downSince = null;
       const line = { broker: this.facts.url, clientId: this.deps.clientId, protocol: this.cfg.protocolVersion, sessionPresent: connack.sessionPresent };
-      if (after > 0 || this._lastError) {
+      if (this.outageLogged) {
         this.deps.log.info({ ...line, failedAttempts: after, downS: Math.round(downMs / 1000) }, `connected to ${this.facts.url} after ${after} failed attempt${after === 1 ? '' : 's'}`);
       } else {
-        this.deps.log.info(line, `connected to ${this.facts.url}`);
+        this.deps.log[this.lastLogged === null ? 'info' : 'debug'](line, `connected to ${this.facts.url}`);
       }
+      this.outageLogged = false;
       this._lastError = null;
       this.emit('online', client, connack);
     });
@@ -186,16 +195,30 @@ export class BrokerLink extends EventEmitter<BrokerLinkEvents> {
       client.removeAllListeners();
       client.on('error', () => undefined);
       client.end(true);
+      let heldMs = 0;
       if (wasOnline) {
         this.onlineClient = null;
-        const heldMs = Date.now() - (this.connectedAt ?? Date.now());
+        heldMs = Date.now() - (this.connectedAt ?? Date.now());
         this.connectedAt = null;
-        if (heldMs >= STABLE_MS) this.backoff.reset();
+        if (heldMs >= STABLE_MS) {
+          this.backoff.reset();
+          this.quickDrops = 0;
+        } else if (failure === null) {
+          this.quickDrops++;
+        }
+        // Mosquitto closes a session taken over by another client without saying so (no DISCONNECT
+        // reason); a connection closed again and again right after it was accepted is the tell.
+        if (failure === null && this.quickDrops >= QUICK_DROPS) {
+          failure = new LoupeError(
+            'LOUPE_ERR_UPLINK_CLIENT_ID',
+            `broker ${this.facts.url} keeps closing the connection right after accepting it: another client probably uses client id "${this.deps.clientId}"; give every gateway and sink its own ${this.deps.hints.keyPrefix}clientId`,
+          );
+        }
         failure ??= new LoupeError('LOUPE_ERR_UPLINK_CONNECT', `connection to ${this.facts.url} lost; reconnecting`);
         this.emit('offline');
       }
       if (this._state === 'stopped') return;
-      this.noteFailure(failure ?? new LoupeError('LOUPE_ERR_UPLINK_CONNECT', `broker ${this.facts.url} closed the connection before accepting it; retrying`), wasOnline);
+      this.noteFailure(failure ?? new LoupeError('LOUPE_ERR_UPLINK_CONNECT', `broker ${this.facts.url} closed the connection before accepting it; retrying`), heldMs);
       const wait = this.backoff.next();
       this._state = 'offline';
       this.timer = setTimeout(() => this.attempt(), wait);
@@ -203,21 +226,28 @@ export class BrokerLink extends EventEmitter<BrokerLinkEvents> {
     });
   }
 
-  /** Log a failure when it is news: the first of an outage, or a different reason than the last. */
-  private noteFailure(err: LoupeError, wasOnline: boolean): void {
+  /**
+   * Log a failure when it is news: a different reason than the last one
+   * logged, or the first after a connection that held. A link that flaps
+   * (two gateways with one client id, a broker that drops every few seconds)
+   * gives one line, then a reminder every 10 minutes, not a line per drop.
+   */
+  private noteFailure(err: LoupeError, heldMs: number): void {
     this.failuresSinceOnline++;
     this.downSince ??= Date.now();
     this.deps.onError?.(err.code);
-    const news = wasOnline || this._lastError === null || this._lastError.code !== err.code || this._lastError.message !== err.message;
     this._lastError = { code: err.code, message: err.message, at: new Date() };
+    const news = heldMs >= STABLE_MS || this.lastLogged?.code !== err.code || this.lastLogged.message !== err.message;
     const line = { code: err.code, broker: this.facts.url, attempt: this.failuresSinceOnline };
     if (news) {
       // A refusal needs a person; a network outage is expected on a plant floor and heals itself.
       const level = err.code === 'LOUPE_ERR_UPLINK_CONNECT' ? 'warn' : 'error';
       this.deps.log[level](line, err.message);
+      this.lastLogged = { code: err.code, message: err.message };
       this.lastRemindAt = Date.now();
+      this.outageLogged = true;
     } else if (Date.now() - this.lastRemindAt >= REMIND_MS) {
-      this.deps.log.warn({ ...line, downS: Math.round((Date.now() - (this.downSince ?? Date.now())) / 1000) }, `still no connection to ${this.facts.url}: ${err.message}`);
+      this.deps.log.warn({ ...line, downS: Math.round((Date.now() - (this.downSince ?? Date.now())) / 1000) }, `still failing: ${err.message}`);
       this.lastRemindAt = Date.now();
     } else {
       this.deps.log.debug(line, err.message);

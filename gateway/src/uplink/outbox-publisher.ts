@@ -26,8 +26,8 @@ export interface PublisherOptions {
 /** PUBACK reason: the broker took the message but no subscription matched it. */
 const NO_MATCHING_SUBSCRIBERS = 0x10;
 /** Acknowledged rows are deleted in batches: one disk sync per batch, not per message. */
-const ACK_FLUSH_MS = 50;
-const ACK_FLUSH_ROWS = 200;
+const ACK_FLUSH_MS = 500;
+const ACK_FLUSH_ROWS = 500;
 /** Rows read from SQLite per query. */
 const PEEK_ROWS = 64;
 /** Give up reading an image after this many failed attempts, and send the correction without it. */

@@ -6,6 +6,7 @@ import { h, replace } from '../dom.js';
 import { duration, shortPart } from '../format.js';
 import { className, t, tn, verdictWord } from '../i18n/index.js';
 import { icon, stateIcon } from '../icons.js';
+import { thumbnail } from '../thumbs.js';
 import type { Claim, QueueItem, ReviewStation, Settled } from '../types.js';
 
 /** A screen renews its claim on the part it shows this often (the gateway forgets claims after 20 s). */
@@ -53,7 +54,7 @@ export function reviewScreen(app: App): Screen {
   const side = h('section', { class: 'side', 'data-testid': 'side' });
   const queueEl = h('section', { class: 'queue', 'data-testid': 'queue' });
   const feed = h('section', { class: 'feed', 'data-testid': 'feed', 'aria-live': 'polite' });
-  const el = h('div', { class: 'review' }, stageWrap, side, h('div', { class: 'bottom' }, queueEl, feed));
+  const el = h('div', { class: 'review-screen' }, stageWrap, side, h('div', { class: 'bottom' }, queueEl, feed));
   let zoomed = false;
   view.onZoomChange = (z) => {
     if (z !== zoomed) {
@@ -268,7 +269,7 @@ export function reviewScreen(app: App): Screen {
       { class: 'part-head' },
       h('span', { class: 'label' }, t('review.part')),
       h('span', { class: 'part-id', 'data-testid': 'part-id' }, i.partId),
-      h('span', { class: 'part-station' }, `${t('review.station')}: ${st?.name ?? i.station}`),
+      mode === 'main' ? h('span', { class: 'part-station' }, `${t('review.station')}: ${st?.name ?? i.station}`) : null,
     );
     const model = h(
       'div',
@@ -292,7 +293,7 @@ export function reviewScreen(app: App): Screen {
     );
     const timer = h('div', { class: 'timer', 'data-testid': 'timer' });
     // Choosing a class needs the room: then only the part and its clock stay above the buttons.
-    const info = mode === 'main' ? [head, model, timer, i.audit ? h('div', { class: 'audit' }, t('review.audit')) : null, findings] : [head, timer];
+    const info = mode === 'main' ? [head, timer, model, i.audit ? h('div', { class: 'audit' }, t('review.audit')) : null, findings] : [head, timer];
     const parts: (HTMLElement | null)[] = [h('div', { class: 'side-info' }, ...info)];
     const locked = !app.session || app.session.locked;
     if (mode === 'main') {
@@ -338,7 +339,20 @@ export function reviewScreen(app: App): Screen {
     }
     replace(side, ...parts);
     renderClocks();
+    fitSideInfo();
   }
+
+  /** Whatever does not fit whole above the buttons is left out (least important last), never shown cut in half. */
+  function fitSideInfo(): void {
+    const info = side.querySelector<HTMLElement>('.side-info');
+    if (!info) return;
+    const kids = [...info.children] as HTMLElement[];
+    kids.forEach((k) => (k.style.visibility = ''));
+    const bottom = info.getBoundingClientRect().bottom;
+    for (const k of kids) if (k.getBoundingClientRect().bottom > bottom + 1) k.style.visibility = 'hidden';
+  }
+  const sideResize = new ResizeObserver(() => fitSideInfo());
+  sideResize.observe(side);
 
   function renderClocks(): void {
     const item = currentId ? queue.get(currentId) : undefined;
@@ -395,7 +409,7 @@ export function reviewScreen(app: App): Screen {
               'aria-current': i.id === currentId ? 'true' : null,
               onclick: () => ((pinnedId = i.id), update()),
             },
-            i.imageUrl ? h('img', { src: i.imageUrl, alt: '', loading: 'lazy' }) : h('span', {}, '–'),
+            i.imageUrl ? thumbnail(i.imageUrl, 160) : h('div', { class: 'noimg' }),
             h('b', {}, shortPart(i.partId)),
             h('span', { class: 'wait' }, ''),
             c ? h('span', { class: 'claim', title: t('review.claimedBy', { name: c.name }) }, icon('eye'), c.name) : null,
@@ -472,6 +486,7 @@ export function reviewScreen(app: App): Screen {
       window.clearInterval(feedTicker);
       window.clearInterval(claimTimer);
       view.destroy();
+      sideResize.disconnect();
     },
     key(e) {
       const k = e.key.toLowerCase();

@@ -3,6 +3,7 @@ import { h, replace } from '../dom.js';
 import { clock, duration, num, percent, shortPart } from '../format.js';
 import { className, t, tn, verdictWord, type MessageKey } from '../i18n/index.js';
 import { stateIcon } from '../icons.js';
+import { thumbnail } from '../thumbs.js';
 import type { LineStatus, RecentPart } from '../types.js';
 
 const STATE_KEYS: Record<string, MessageKey> = {
@@ -66,7 +67,7 @@ export function statusScreen(app: App): Screen {
           { class: 'tiles' },
           tile(t('status.camera'), stateWord(cam), { state: cam, detail: st.camera.lastError, testid: 'camera' }),
           tile(t('status.framesPerSecond'), num(st.camera.framesPerSecond, 1), { detail: `${t('status.partsPerSecond')} ${num(st.partsPerSecond, 1)}`, testid: 'fps' }),
-          tile(t('status.model'), `${st.model.id} ${st.model.version}`, { detail: t('status.provider', { provider: st.model.provider.toUpperCase() }), testid: 'model', text: true }),
+          tile(t('status.model'), st.model.id, { detail: `${st.model.version} · ${st.model.provider.toUpperCase()}`, testid: 'model', text: true }),
           tile(t('status.reviewWaiting'), num(st.reviewBacklog), { state: st.reviewBacklog > 0 ? 'degraded' : 'ok', testid: 'review-backlog' }),
           tile(t('status.shiftYield'), st.shift.yield === null ? '–' : percent(st.shift.yield), { detail: `${num(st.shift.pass)} / ${num(st.shift.pass + st.shift.fail)}` }),
         ),
@@ -103,15 +104,9 @@ function recentItem(p: RecentPart): HTMLElement {
   return h(
     'div',
     { class: `strip-item ${v}`, 'data-testid': 'recent-part', 'data-verdict': v },
-    p.imageUrl ? thumb(p.imageUrl, p.partId) : h('div', { class: 'noimg' }),
+    p.imageUrl ? thumbnail(p.imageUrl, 240, p.partId) : h('div', { class: 'noimg' }),
     h('span', { class: `verdict-tag ${v}` }, stateIcon(v), verdictWord(v)),
     h('small', {}, `${shortPart(p.partId)}${p.defectClass ? ` · ${className(p.defectClass)}` : ''}${by}`),
   );
 }
 
-/** Images need a login (or token); a wall display without one shows the verdicts alone. */
-function thumb(url: string, alt: string): HTMLElement {
-  const img = h('img', { src: url, alt, loading: 'lazy' });
-  img.addEventListener('error', () => img.replaceWith(h('div', { class: 'noimg' })), { once: true });
-  return img;
-}

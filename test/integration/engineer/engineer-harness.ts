@@ -1,3 +1,4 @@
+import type { LoupeConfigInput } from '../../../gateway/src/config/schema.js';
 import { startGateway, type Gateway } from '../../../gateway/src/gateway.js';
 import { fillStore, type FilledPart } from '../../helpers/filled-store.js';
 import { silentLog, tempDir, testConfig } from '../../helpers/test-config.js';
@@ -14,11 +15,11 @@ export interface FilledGateway {
   close(): Promise<void>;
 }
 
-export async function startFilledGateway(prefix: string): Promise<FilledGateway> {
+export async function startFilledGateway(prefix: string, extra: LoupeConfigInput = {}): Promise<FilledGateway> {
   const tmp = tempDir(prefix);
   try {
     const filled = await fillStore(tmp.dir);
-    const gateway = await startGateway(testConfig(tmp.dir, filled.config), silentLog);
+    const gateway = await startGateway(testConfig(tmp.dir, { ...filled.config, ...extra }), silentLog);
     const adminCookie = await login(gateway.url, 'admin', '2580');
     const created = await call<{ token: string }>(gateway.url, 'POST', '/api/tokens', { cookie: adminCookie }, { name: 'test admin', scope: 'admin' });
     return {

@@ -122,3 +122,22 @@ describe('review API', () => {
     expect(JSON.stringify(body)).not.toMatch(/1234|2580|scrypt/);
   });
 });
+
+describe('line status without a login', () => {
+  it('is public for wall displays by default, and needs a login when hmi.publicStatus is off', async () => {
+    const open = await startTestGateway();
+    const closed = await startTestGateway({ config: { hmi: { publicStatus: false } } });
+    try {
+      expect((await fetch(`${open.url}/api/status`)).status).toBe(200);
+      const refused = await fetch(`${closed.url}/api/status`);
+      expect(refused.status).toBe(401);
+      expect((await fetch(`${closed.url}/api/events`)).status).toBe(401);
+      const cookie = await loginCookie(closed.url, 'op1', '1234');
+      const ok = await fetch(`${closed.url}/api/status`, { headers: { cookie } });
+      expect(await ok.json()).toMatchObject({ stations: [{ id: 'station-1', camera: { state: 'ok' }, model: { id: 'demo-part', provider: 'cpu' } }] });
+    } finally {
+      await open.cleanup();
+      await closed.cleanup();
+    }
+  });
+});

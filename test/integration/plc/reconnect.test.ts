@@ -3,6 +3,7 @@ import type { PlcRuntime } from '../../../gateway/src/plc/plc-runtime.js';
 import type { PlcSimulator } from '../../../gateway/src/plc/simulator.js';
 import { startLoupePlc, waitUntil } from '../../helpers/plc-loupe.js';
 import { startPlcLine, type PlcTestLine } from '../../helpers/plc-line.js';
+import { expectNoOpenSockets } from '../../helpers/plc-leaks.js';
 import { startTestSim } from '../../helpers/plc-sim.js';
 
 describe('PLC link loss and restarts', () => {
@@ -17,6 +18,7 @@ describe('PLC link loss and restarts', () => {
     loupe = null;
     sim = null;
     line = null;
+     await expectNoOpenSockets();
   });
 
   it('reconnects after the PLC server restarts mid-run, re-reads the counters, and mismatches nothing', async () => {

@@ -58,7 +58,8 @@ afterAll(async () => {
 });
 
 describe('loupe dataset-sink', () => {
-  it('stores what arrives and packs it, on SIGTERM, into the dataset train.py reads', async () => {
+  it('waits for a broker that is away at start, stores what arrives and packs it, on SIGTERM, into the dataset train.py reads', async () => {
+    await broker.stop();
     const outDir = join(plant.dir, 'cli-sink');
     const file = join(plant.dir, 'sink.yaml');
     writeFileSync(file, [`brokerUrl: ${broker.url}`, `outDir: ${JSON.stringify(outDir)}`, 'clientId: cli-sink', 'topicRoot: cli', 'valPercent: 20', 'testPercent: 20'].join('\n'));
@@ -71,6 +72,10 @@ describe('loupe dataset-sink', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await waitFor('the sink to find the broker away', () => out.includes('LOUPE_ERR_UPLINK_CONNECT'), 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(child.exitCode).toBeNull();
+    await broker.start();
     await waitFor('the sink to subscribe', () => out.includes('"msg":"subscribed to $share/loupe-dataset/cli/v1/+/+/+/correction"'), 30_000).catch((e: unknown) => {
       throw new Error(`${String(e)}\n${out}`);
     });
@@ -152,7 +157,9 @@ describe('loupe dataset-sink', () => {
     expect(sink.stats()).toMatchObject({ received: 1, rejected: 3, total: 1 });
   });
 
-  it('fetches images sent by reference from the gateway API, and retries one the gateway could not serve yet', async () => {
+  it('fetches images sent by reference with the configured header, and retries one the gateway could not serve yet', async () => {
+    // A stand-in for the gateway's GET /api/inspections/:id/image (bearer token, image bytes).
+
     let serving = true;
     const server: Server = createServer((req, res) => {
       const m = /^\/api\/inspections\/([^/]+)\/image$/.exec(req.url ?? '');

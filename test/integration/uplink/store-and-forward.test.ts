@@ -192,6 +192,19 @@ describe('corrections uplink: store and forward through a real Mosquitto', () =>
     await waitFor('the outbox to empty', () => plant.store.outbox.backlog().count === 0);
   });
 
+  it('names a client id two gateways share once each, instead of a line per takeover', async () => {
+    const before = plant.lines.length;
+    const a = track(plant.uplink(uplinkConfig({ brokerUrl: broker.url, clientId: 'twin' })));
+    const b = track(plant.uplink(uplinkConfig({ brokerUrl: broker.url, clientId: 'twin' })));
+    a.start();
+    b.start();
+    await waitFor('several takeovers', () => plant.lines.slice(before).filter((l) => l.code === 'LOUPE_ERR_UPLINK_CLIENT_ID').length >= 6, 20_000);
+    const errors = plant.lines.slice(before).filter((l) => l.code === 'LOUPE_ERR_UPLINK_CLIENT_ID' && l.level >= ERROR);
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    expect(errors.length).toBeLessThanOrEqual(2);
+    expect(errors[0]?.msg).toMatch(/client id "twin"; give every gateway and sink its own uplink\.clientId/);
+  });
+
   it('publishes a retained online status; the broker publishes the Last Will offline when the gateway vanishes', async () => {
     const proxy: TcpProxy = await startTcpProxy({ host: broker.host, port: broker.port });
     track({ stop: () => proxy.close() });

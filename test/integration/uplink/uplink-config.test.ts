@@ -42,7 +42,7 @@ describe('uplink config', () => {
       qos: 1,
       keepaliveS: 30,
       sessionExpiryS: 3600,
-      maxMessagesPerS: 100,
+      maxMessagesPerS: 50,
       imageMode: 'inline',
       inspectionSampleRate: 0,
       outboxMaxRows: 100_000,

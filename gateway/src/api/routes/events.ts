@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { operatorOf, SESSION_COOKIE } from '../../auth/guard.js';
@@ -120,14 +121,21 @@ export const eventRoutes =
       clients.clear();
     });
 
-    app.get('/api/status', { schema: { tags: ['hmi'], summary: 'Line status as the status screen shows it (stations, links, uplink backlog, shift yield, recent parts)' } }, async () =>
-      board.snapshot(),
-    );
+    /** Status for everyone unless `hmi.publicStatus` is off; then it needs a login like the rest of the API. */
+    const mayWatch = (req: FastifyRequest) => {
+      if (!ctx.hmi.config.publicStatus) operatorOf(auth, req, { allowLocked: true });
+    };
+
+    app.get('/api/status', { schema: { tags: ['hmi'], summary: 'Line status as the status screen shows it (stations, links, uplink backlog, shift yield, recent parts)' } }, async (req) => {
+      mayWatch(req);
+      return board.snapshot();
+    });
 
     app.get(
       '/api/events',
       { schema: { tags: ['hmi'], summary: 'Live updates (text/event-stream): status, parts, and the review queue for a logged-in screen', querystring: z.object({ station: z.string().optional() }) } },
       (req, reply) => {
+        mayWatch(req);
         let review = false;
         try {
           operatorOf(auth, req);

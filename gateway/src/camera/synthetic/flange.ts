@@ -9,7 +9,7 @@ import { uniform } from './prng.js';
  * same seed looks alike at any resolution.
  */
 
-export const BOLT_HOLE_COUNT = 6;
+const BOLT_HOLE_COUNT = 6;
 
 export interface Flange {
   cx: number;

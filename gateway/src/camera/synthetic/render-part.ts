@@ -3,6 +3,7 @@ import { createCanvas } from './canvas.js';
 import type { DefectKind } from './defects.js';
 import { DEFECT_KINDS, drawDefect } from './defects.js';
 import { paintFlange, sampleFlange, sampleLighting } from './flange.js';
+import type { Random } from './prng.js';
 import { hashSeed, mulberry32, pick } from './prng.js';
 
 export { DEFECT_KINDS } from './defects.js';
@@ -65,7 +66,7 @@ export function renderPart(index: number, options: SyntheticOptions = {}): Rende
 }
 
 /** Lighting drift and sensor noise, then 8-bit quantisation. */
-function finish(rgb: Float32Array, random: () => number, options: SyntheticOptions): Uint8Array {
+function finish(rgb: Float32Array, random: Random, options: SyntheticOptions): Uint8Array {
   const brightness = options.brightness ?? 1;
   const [tr, tg, tb] = options.tint ?? [1, 1, 1];
   const gains = [brightness * tr, brightness * tg, brightness * tb];

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { LoupeError } from '../../errors.js';
+import { errorMessage, LoupeError } from '../../errors.js';
 import type { Frame } from '../frame.js';
 import type { CameraStatus, FrameSource } from '../frame-source.js';
 import type { SyntheticOptions } from './render-part.js';
@@ -59,7 +59,7 @@ export class SyntheticLine implements FrameSource {
       return { data, capturedAt, sourceRef: `synthetic:${index}`, truth: part.truth, truthMask };
     } catch (err) {
       this.framesFailed++;
-      this.lastError = err instanceof Error ? err.message : String(err);
+      this.lastError = errorMessage(err);
       throw new LoupeError('LOUPE_ERR_CAMERA_UNAVAILABLE', `synthetic part ${index} could not be encoded`, { cause: err });
     }
   }

@@ -37,7 +37,7 @@ export const brokerConnectionShape = {
   username: z.string().min(1).nullable().default(null),
   /** Broker password: set it through the environment, never in a file under version control. Default null. */
   password: z.string().min(1).nullable().default(null),
-  /** TLS material, used when brokerUrl is mqtts://. */
+  /** TLS material, used when brokerUrl is mqtts://. Default: system CAs, no client certificate. */
   tls: tlsSchema.prefault({}),
   /** Ping the broker after this long without traffic; a dead link is noticed after 1.5 times this. Default 30 s. */
   keepaliveS: z.number().int().min(5).max(3600).default(30),
@@ -91,8 +91,8 @@ export const uplinkSchema = z
     ...brokerConnectionShape,
     /** 1: at least once; 2: exactly once per hop (slower; consumers still dedupe). Default 1. */
     qos: z.union([z.literal(1), z.literal(2)]).default(1),
-    /** Most messages published per second, so a backlog drains without starving the line. Default 100 /s. */
-    maxMessagesPerS: z.number().min(1).max(10_000).default(100),
+    /** Most messages published per second, so a backlog drains without starving the line. Default 50 /s. */
+    maxMessagesPerS: z.number().min(1).max(10_000).default(50),
     /** Messages sent and not yet acknowledged at once (capped by the broker's receive maximum). Default 16. */
     maxInFlight: z.number().int().min(1).max(1000).default(16),
     /** How an image travels: inline (base64 in the message, up to imageInlineMaxKb) or reference (a URL to this gateway's API). Default inline. */

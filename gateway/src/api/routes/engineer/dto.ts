@@ -7,6 +7,9 @@ import { inspectionDto, toInspectionDto } from '../../schemas.js';
 
 /** Response shapes of the engineer API (published in the OpenAPI document). */
 
+/** OpenAPI: every engineer route takes an API token or an HMI session (schemes declared in server.ts). */
+export const secured: { [scheme: string]: string[] }[] = [{ apiToken: [] }, { session: [] }];
+
 export const decisionDto = z.object({
   id: z.string(),
   verdict: z.enum(['pass', 'fail']),

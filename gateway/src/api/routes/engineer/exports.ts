@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { exportCsv, exportNdjson, exportZip, type StartedExport } from '../../../export/exports.js';
 import type { InspectionFilter } from '../../../store/queries.js';
 import { errorDto } from '../../schemas.js';
+import { secured } from './dto.js';
 import type { EngineerApi } from './engineer-api.js';
 import { describeFilter, filterQuery, toFilter } from './filter-query.js';
 
@@ -42,7 +43,7 @@ export const exportRoutes =
       {
         onRequest: access.guard('read'),
         schema: {
-          tags: ['exports'],
+          tags: ['exports'], security: secured,
           summary: 'Inspections as CSV (RFC 4180, CRLF; times ISO 8601 with the plant offset)',
           querystring: filterQuery.extend({ order, ...csvOptions }),
           produces: ['text/csv'],
@@ -61,7 +62,7 @@ export const exportRoutes =
       '/api/exports/inspections.ndjson',
       {
         onRequest: access.guard('read'),
-        schema: { tags: ['exports'], summary: 'Inspections as NDJSON: one JSON object per line', querystring: filterQuery.extend({ order }), produces: ['application/x-ndjson'], response: responses },
+        schema: { tags: ['exports'], security: secured, summary: 'Inspections as NDJSON: one JSON object per line', querystring: filterQuery.extend({ order }), produces: ['application/x-ndjson'], response: responses },
       },
       async (req, reply) => {
         const filter = toFilter(req.query, clock);
@@ -74,11 +75,12 @@ export const exportRoutes =
       {
         onRequest: access.guard('read'),
         schema: {
-          tags: ['exports'],
+          tags: ['exports'], security: secured,
           summary: 'Images + CSV for a filter, as ZIP (images/<day>/<station>/<id>.<ext>, inspections.csv, export.json)',
+          description: 'At most 100,000 inspections per ZIP (413 LOUPE_ERR_EXPORT_TOO_LARGE beyond): the ZIP directory stays in memory until the end.',
           querystring: filterQuery.extend({ order, ...csvOptions }),
           produces: ['application/zip'],
-          response: responses,
+          response: { ...responses, 413: errorDto },
         },
       },
       async (req, reply) => {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { dashboardPage } from './dashboard-page.js';
 import type { EngineerApi } from './engineer-api.js';
 import { exportRoutes } from './exports.js';
 import { engineerInspectionRoutes } from './inspections.js';
@@ -15,4 +16,5 @@ export const engineerRoutes =
     await app.register(exportRoutes(api));
     await app.register(statsRoutes(api));
     await app.register(tokenRoutes(api));
+    await app.register(dashboardPage(api.ctx));
   };

@@ -5,7 +5,7 @@ import { LoupeError } from '../../../errors.js';
 import { renderOverlay } from '../../../export/overlay.js';
 import { decodeCursor, encodeCursor } from '../../../store/queries.js';
 import { errorDto } from '../../schemas.js';
-import { engineerInspectionDto, historyOf, inspectionDetailDto, toEngineerDto } from './dto.js';
+import { engineerInspectionDto, historyOf, inspectionDetailDto, secured, toEngineerDto } from './dto.js';
 import type { EngineerApi } from './engineer-api.js';
 import { filterQuery, toFilter } from './filter-query.js';
 
@@ -38,7 +38,7 @@ export const engineerInspectionRoutes =
       {
         onRequest: access.guard('read'),
         schema: {
-          tags: ['inspections'],
+          tags: ['inspections'], security: secured,
           summary: 'Inspections matching a filter, one page at a time',
           description:
             'Newest first (or oldest first with order=asc). Pass nextCursor as cursor for the next page: a walk sees the log as it was when it began, ' +
@@ -71,7 +71,7 @@ export const engineerInspectionRoutes =
       {
         onRequest: access.guard('read'),
         schema: {
-          tags: ['inspections'],
+          tags: ['inspections'], security: secured,
           summary: 'Values the filters can take: stations, model versions, defect classes, shifts',
           response: {
             200: z.object({
@@ -93,7 +93,7 @@ export const engineerInspectionRoutes =
       {
         onRequest: access.guard('read'),
         schema: {
-          tags: ['inspections'],
+          tags: ['inspections'], security: secured,
           summary: 'One inspection with findings, review decision and history',
           params: z.object({ id: z.string() }),
           response: { 200: inspectionDetailDto, 404: errorDto, ...denied },
@@ -120,7 +120,7 @@ export const engineerInspectionRoutes =
       {
         onRequest: access.guard('view'),
         schema: {
-          tags: ['inspections'],
+          tags: ['inspections'], security: secured,
           summary: 'The frame with heat maps and boxes of the findings drawn on it (JPEG or PNG, as stored)',
           params: z.object({ id: z.string() }),
           querystring: z.object({
@@ -142,7 +142,7 @@ export const engineerInspectionRoutes =
       {
         onRequest: access.guard('view'),
         schema: {
-          tags: ['inspections'],
+          tags: ['inspections'], security: secured,
           summary: 'A small copy of the frame for tables, with or without the findings drawn on it',
           params: z.object({ id: z.string() }),
           querystring: z.object({

@@ -8,7 +8,7 @@ import { ratesOf } from '../../../stats/rates.js';
 import { tallyBy } from '../../../stats/series.js';
 import { tallyOf } from '../../../stats/tally.js';
 import { errorDto } from '../../schemas.js';
-import { bucketDto, estimateDto, ratesDto, slipDto, tallyDto, toBucketDto } from './dto.js';
+import { bucketDto, estimateDto, ratesDto, secured, slipDto, tallyDto, toBucketDto } from './dto.js';
 import type { EngineerApi } from './engineer-api.js';
 import { describeFilter, filterQuery, toFilter } from './filter-query.js';
 
@@ -32,7 +32,7 @@ export const statsRoutes =
       {
         onRequest: guard,
         schema: {
-          tags: ['stats'],
+          tags: ['stats'], security: secured,
           summary: 'Counts and headline rates: yield, first-pass yield, review, audit, override and error rates',
           querystring: filterQuery.extend({ confidence }),
           response: { 200: z.object({ ...context, counts: tallyDto, rates: ratesDto }), ...responses },
@@ -50,7 +50,7 @@ export const statsRoutes =
       {
         onRequest: guard,
         schema: {
-          tags: ['stats'],
+          tags: ['stats'], security: secured,
           summary: 'Yield and first-pass yield per local hour, shift or day',
           querystring: filterQuery.extend({ by, confidence }),
           response: {
@@ -76,7 +76,7 @@ export const statsRoutes =
       {
         onRequest: guard,
         schema: {
-          tags: ['stats'],
+          tags: ['stats'], security: secured,
           summary: 'Failed parts by defect class, biggest first, with cumulative share',
           querystring: filterQuery,
           response: {
@@ -100,7 +100,7 @@ export const statsRoutes =
       {
         onRequest: guard,
         schema: {
-          tags: ['stats'],
+          tags: ['stats'], security: secured,
           summary: 'Model against person on parts a person judged: class confusion matrix, precision and recall per class',
           description:
             'sample=all: every part a person judged (uncertain parts and audit samples); sample=audit: audit samples only, a random sample of ' +
@@ -144,7 +144,7 @@ export const statsRoutes =
       {
         onRequest: guard,
         schema: {
-          tags: ['stats'],
+          tags: ['stats'], security: secured,
           summary: 'Estimated escape rate (defective parts passed) and false-reject rate, from audit samples, with exact intervals',
           querystring: filterQuery.extend({ confidence }),
           response: {
@@ -168,7 +168,7 @@ export const statsRoutes =
       {
         onRequest: guard,
         schema: {
-          tags: ['stats'],
+          tags: ['stats'], security: secured,
           summary: 'p-chart of the defect fraction per hour, shift or day, with 3-sigma limits and out-of-control flags',
           querystring: filterQuery.extend({ by, runLength: z.coerce.number().int().min(5).max(20).default(8).describe('points in a row on one side of the centre line that count as a run') }),
           response: {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Principal } from '../../../auth/api-access.js';
 import { LoupeError } from '../../../errors.js';
 import { errorDto } from '../../schemas.js';
-import { tokenViewDto } from './dto.js';
+import { secured, tokenViewDto } from './dto.js';
 import type { EngineerApi } from './engineer-api.js';
 
 const denied = { 401: errorDto, 403: errorDto };
@@ -27,7 +27,7 @@ export const tokenRoutes =
       '/api/tokens',
       {
         onRequest: access.guard('read'),
-        schema: { tags: ['tokens'], summary: 'API tokens: your own, or all of them for an admin', response: { 200: z.array(tokenViewDto), ...denied } },
+        schema: { tags: ['tokens'], security: secured, summary: 'API tokens: your own, or all of them for an admin', response: { 200: z.array(tokenViewDto), ...denied } },
       },
       async (req) => {
         const p = principalOf(req.principal);
@@ -40,7 +40,7 @@ export const tokenRoutes =
       {
         onRequest: access.guard('write'),
         schema: {
-          tags: ['tokens'],
+          tags: ['tokens'], security: secured,
           summary: 'Create an API token: the answer holds the token, shown this once',
           body: z.object({
             name: z.string().trim().min(1).max(80).describe('what it is for, e.g. "nightly MES export"'),
@@ -65,7 +65,7 @@ export const tokenRoutes =
       {
         onRequest: access.guard('write'),
         schema: {
-          tags: ['tokens'],
+          tags: ['tokens'], security: secured,
           summary: 'Revoke an API token at once (your own; any for an admin)',
           params: z.object({ id: z.string() }),
           response: { 200: tokenViewDto, 404: errorDto, ...denied },
@@ -84,7 +84,7 @@ export const tokenRoutes =
       {
         onRequest: access.guard('admin'),
         schema: {
-          tags: ['tokens'],
+          tags: ['tokens'], security: secured,
           summary: 'Audit trail of writes through the API, newest first (admin)',
           querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
           response: {

@@ -1,0 +1,88 @@
+import { api } from '../api.js';
+import { h, replace } from '../dom.js';
+import type { Page, Row } from './types.js';
+
+const verdictTag = (v: string | null, extra = '') => h('span', { class: `tag ${v ?? 'none'}` }, v ?? '–', extra);
+
+/**
+ * The inspection table: thumbnails, what the model and the person said,
+ * newest first, more rows on demand (cursor pages, stable while parts arrive).
+ */
+export class InspectionTable {
+  readonly el = h('section', { class: 'panel table-panel' });
+  private readonly body = h('tbody', { 'data-testid': 'rows' });
+  private readonly more = h('button', { class: 'btn', type: 'button', 'data-testid': 'more' }, 'Load more');
+  private readonly count = h('span', { class: 'count', 'data-testid': 'match-count' });
+  private cursor: string | null = null;
+  private query = new URLSearchParams();
+
+  constructor(
+    private readonly fmtTime: (iso: string) => string,
+    private readonly open: (row: Row) => void,
+  ) {
+    this.more.addEventListener('click', () => void this.page());
+    replace(
+      this.el,
+      h('header', {}, h('h2', {}, 'Inspections'), this.count),
+      h(
+        'div',
+        { class: 'scroll' },
+        h(
+          'table',
+          { class: 'rows' },
+          h(
+            'thead',
+            {},
+            h('tr', {}, ...['', 'Time', 'Part', 'Station', 'Model', 'Score', 'Verdict', 'Decided by', 'Review', ''].map((t) => h('th', {}, t))),
+          ),
+          this.body,
+        ),
+      ),
+      h('footer', {}, this.more),
+    );
+  }
+
+  async load(query: URLSearchParams): Promise<void> {
+    this.query = query;
+    this.cursor = null;
+    this.body.replaceChildren();
+    await this.page(true);
+  }
+
+  private async page(first = false): Promise<void> {
+    this.more.disabled = true;
+    const q = new URLSearchParams(this.query);
+    q.set('limit', '50');
+    if (first) q.set('total', 'true');
+    if (this.cursor) q.set('cursor', this.cursor);
+    const page = await api<Page>('GET', `/api/inspections?${q.toString()}`);
+    if (page.total !== null) this.count.textContent = `${page.total.toLocaleString('en-GB')} parts match`;
+    for (const row of page.items) this.body.append(this.row(row));
+    this.cursor = page.nextCursor;
+    this.more.hidden = page.nextCursor === null;
+    this.more.disabled = false;
+  }
+
+  private row(r: Row): HTMLTableRowElement {
+    const top = r.findings[0];
+    const tr = h(
+      'tr',
+      { 'data-testid': 'row', 'data-id': r.id, tabindex: 0 },
+      h('td', { class: 'thumb' }, r.thumbnailUrl ? h('img', { src: `${r.thumbnailUrl}?width=96`, alt: '', loading: 'lazy', width: 96, height: 96 }) : h('span', { class: 'noimg' }, 'no image')),
+      h('td', {}, this.fmtTime(r.triggeredAt)),
+      h('td', { class: 'mono' }, r.partId),
+      h('td', {}, r.station),
+      h('td', {}, verdictTag(r.modelVerdict), top && r.modelVerdict !== 'pass' ? h('small', {}, ` ${top.label}`) : null),
+      h('td', { class: 'num' }, r.defectScore === null ? '–' : r.defectScore.toFixed(3)),
+      h('td', {}, verdictTag(r.state === 'error' ? 'error' : r.verdict), r.defectClass ? h('small', {}, ` ${r.defectClass}`) : null),
+      h('td', {}, r.decidedBy ?? '–'),
+      h('td', {}, r.review ? `${r.review.operatorId ?? 'timeout'}${r.review.note ? ' ✎' : ''}` : ''),
+      h('td', {}, r.audit ? h('span', { class: 'flag audit', title: 'audit sample' }, 'audit') : null, r.overridden ? h('span', { class: 'flag over', title: 'a person reversed the model' }, 'overridden') : null),
+    );
+    tr.addEventListener('click', () => this.open(r));
+    tr.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') this.open(r);
+    });
+    return tr;
+  }
+}
