@@ -105,6 +105,8 @@ export class Handshake extends EventEmitter<HandshakeEvents> {
   private finalAck = 0;
   private fault: LoupeError | null = null;
   private stopping = false;
+  /** Stopped: timers may no longer be armed. */
+  private closed = false;
   private readonly parts: Part[] = [];
   private readonly results = new SeqChannel<PlcResult>(1, UNKNOWN_WIDTH);
   private readonly finals = new SeqChannel<PlcFinal>(1, UNKNOWN_WIDTH);
@@ -113,6 +115,7 @@ export class Handshake extends EventEmitter<HandshakeEvents> {
   private triggerQueued = false;
   private pumpQueued = false;
   private timer: NodeJS.Timeout | null = null;
+  private ackPoll: NodeJS.Timeout | null = null;
   private readonly noResultLogs = { count: 0 };
   private readonly detach: (() => void)[] = [];
   private readonly log: Logger;
@@ -180,7 +183,9 @@ export class Handshake extends EventEmitter<HandshakeEvents> {
     while (performance.now() < until && this.online && (this.parts.length > 0 || this.results.size > 0)) await sleep(20);
     if (this.online) this.enqueue(() => this.write({ Ready: false, Busy: false }));
     await Promise.race([this.lane, sleep(this.deps.cfg.requestTimeoutMs)]);
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.ackPoll) clearTimeout(this.ackPoll);
     for (const d of this.detach.splice(0)) d();
     for (const p of this.parts.splice(0)) if (p.timer) clearTimeout(p.timer);
     const dropped = this.results.drain().length;
@@ -435,6 +440,7 @@ export class Handshake extends EventEmitter<HandshakeEvents> {
     }
     if (r.verdict === VerdictCode.hold && r.inspectionId) this.held.set(r.inspectionId, { partId: r.partId, state: 'queued', final: null });
     this.queuePump();
+    this.armAckPoll();
   }
 
   private onResultAcked(r: PlcResult | null): void {
@@ -522,6 +528,29 @@ export class Handshake extends EventEmitter<HandshakeEvents> {
       this.emit('final', { ...f.item, seq: f.seq });
       if (this.finals.acknowledge(this.finalAck) !== undefined) this.queuePump();
     }
+    this.armAckPoll();
+  }
+
+  /**
+   * The PLC's acknowledgement reaches Loupe only at its next sampling and
+   * publishing (often 50 to 200 ms): with results queued behind it, that
+   * caps the line at one result per acknowledgement round trip. Reading the
+   * acknowledgement directly, only while something waits, lifts the cap.
+   */
+  private armAckPoll(): void {
+    const ms = this.deps.cfg.ackPollMs;
+    if (ms === 0 || this.ackPoll || !this.synced || this.closed) return;
+    if (this.results.queued === 0 && this.finals.queued === 0) return;
+    this.ackPoll = setTimeout(() => {
+      this.ackPoll = null;
+      this.enqueue(async () => {
+        if (!this.synced || (this.results.queued === 0 && this.finals.queued === 0)) return;
+        const v = await this.deps.conn.read(this.deps.block, ['ResultAckSeq', 'FinalAckSeq']);
+        this.onInput('ResultAckSeq', v.ResultAckSeq);
+        this.onInput('FinalAckSeq', v.FinalAckSeq);
+        this.armAckPoll();
+      });
+    }, ms);
   }
 
   private recordResult(item: PlcResult, seq: number): void {

@@ -30,6 +30,11 @@ export class SeqChannel<T> {
     return (this.shown ? 1 : 0) + this.waiting.length;
   }
 
+  /** Entries queued behind the shown one. */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
   get lastSeq(): number {
     return this.seq;
   }

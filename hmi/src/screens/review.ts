@@ -370,8 +370,12 @@ export function reviewScreen(app: App): Screen {
       (bar.firstChild as HTMLElement).style.width = `${left === null ? 0 : Math.max(0, Math.min(100, (left / total) * 100))}%`;
       replace(
         timer,
-        h('div', { class: 'row' }, icon('clock'), t('review.waited', { time: duration(waited) })),
-        left !== null ? h('div', { class: 'row' }, urgent ? icon('warn') : null, t(urgent ? 'review.timesOutSoon' : 'review.timesOutIn', { verdict: safe, time: duration(left) })) : null,
+        h(
+          'div',
+          { class: 'row' },
+          h('span', {}, icon('clock'), ' ', t('review.waited', { time: duration(waited) })),
+          left !== null ? h('span', { class: 'left' }, urgent ? icon('warn') : null, ' ', t(urgent ? 'review.timesOutSoon' : 'review.timesOutIn', { verdict: safe, time: duration(left) })) : null,
+        ),
         bar,
       );
     }

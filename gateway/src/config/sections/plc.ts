@@ -133,6 +133,8 @@ const client = z
     plcHeartbeatTimeoutMs: z.number().int().min(100).max(600_000).default(2000),
     /** Results the PLC has not acknowledged (ResultAckSeq) that Loupe holds; beyond it Overrun is set and parts get no result. Default 8. */
     resultQueueDepth: z.number().int().min(1).max(1000).default(8),
+    /** While results wait behind one the PLC has not acknowledged, read the acknowledgement this often instead of waiting for the PLC to publish it (0: subscription only). Default 20 ms. */
+    ackPollMs: z.number().int().min(0).max(10_000).default(20),
     /** Final verdicts the PLC has not acknowledged (FinalAckSeq) that Loupe holds; beyond it Overrun is set. Default 64. */
     finalQueueDepth: z.number().int().min(1).max(10_000).default(64),
     reconnect: reconnect.prefault({}),
