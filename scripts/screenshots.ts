@@ -31,9 +31,9 @@ async function main(): Promise<void> {
       hmi: { distDir: join(ROOT, 'hmi', 'dist'), undoWindowMs: 30_000 },
       stations: [
         // Every part of this station goes to review, so the queue is full for the pictures...
-        reviewStation('station-1', { name: 'Flange line, station 1', camera: { type: 'synthetic', seed: 20261125, defectRate: 0.3 } as never }),
+        reviewStation('station-1', { name: 'Flange line, station 1', camera: { type: 'synthetic', seed: 20261125, defectRate: 0.3 } }),
         // ...and this one decides with the model's own thresholds, for a real yield on the status screen.
-        reviewStation('station-2', { name: 'Flange line, station 2', camera: { type: 'synthetic', seed: 7, defectRate: 0.1 } as never, policy: { auditRate: 0 } as never }),
+        reviewStation('station-2', { name: 'Flange line, station 2', camera: { type: 'synthetic', seed: 7, defectRate: 0.1 }, policy: { auditRate: 0 } }),
       ],
     },
   });

@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureHmiBuilt, launchBrowser, loginThroughPage, newScreen, untilAttr, untilText, untilVisible } from '../helpers/browser.js';
-import { startTestGateway, triggerPart, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
+import { shiftStartedAnHourAgo, startTestGateway, triggerPart, waitFor, type TestGateway } from '../helpers/gateway-harness.js';
 
 /** 15 mm at 96 CSS px per inch. */
 const MIN_TARGET_PX = 57;
@@ -12,7 +12,7 @@ describe('what the screens show', () => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    gw = await startTestGateway({ config: { gateway: { line: 'line-7' }, hmi: { distDir: await ensureHmiBuilt(), undoWindowMs: 500 } } });
+    gw = await startTestGateway({ config: { gateway: { line: 'line-7' }, hmi: { distDir: await ensureHmiBuilt(), undoWindowMs: 500, shiftStarts: shiftStartedAnHourAgo() } } });
     browser = await launchBrowser();
   });
 

@@ -5,9 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { parseConfig } from '../../gateway/src/config/load.js';
 import type { LoupeConfig, LoupeConfigInput } from '../../gateway/src/config/schema.js';
-import type { StationConfig } from '../../gateway/src/config/sections/station.js';
 import { startGateway, type Gateway } from '../../gateway/src/gateway.js';
 import type { Inspection } from '../../gateway/src/inspect/inspection.js';
+
+/** One station as a config file writes it (defaults filled in by the schema). */
+export type StationInput = NonNullable<LoupeConfigInput['stations']>[number];
 
 /** The model package the gateway ships (a real ONNX model, small enough for CPU tests). */
 export const DEMO_MODEL = fileURLToPath(new URL('../../models/demo-part', import.meta.url));
@@ -40,7 +42,7 @@ export interface TestGateway {
  * A station whose parts all go to review: triggered only through the API
  * (`POST /api/stations/:id/trigger`), with an uncertain band covering every score.
  */
-export function reviewStation(id = 'station-1', over: Partial<StationConfig> & Record<string, unknown> = {}): LoupeConfigInput['stations'] extends (infer S)[] | undefined ? S : never {
+export function reviewStation(id = 'station-1', over: Partial<StationInput> = {}): StationInput {
   return {
     id,
     name: `Test ${id}`,
@@ -50,7 +52,7 @@ export function reviewStation(id = 'station-1', over: Partial<StationConfig> & R
     policy: { passBelow: 0, failAtOrAbove: 1, auditRate: 0 },
     review: { timeoutMs: 120_000, safeVerdict: 'fail' },
     ...over,
-  } as never;
+  };
 }
 
 /**
@@ -117,6 +119,12 @@ export async function loginCookie(url: string, operatorId: string, pin: string):
   const cookie = res.headers.get('set-cookie')?.split(';')[0];
   if (!cookie) throw new Error('login answered without a session cookie');
   return cookie;
+}
+
+/** `hmi.shiftStarts` for a shift that began an hour ago, so no shift boundary falls inside a test. */
+export function shiftStartedAnHourAgo(): string[] {
+  const d = new Date(Date.now() - 3_600_000);
+  return [`${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`];
 }
 
 /** Poll `check` until it returns a value that is not undefined/false, at most `timeoutMs`. */

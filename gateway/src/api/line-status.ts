@@ -80,6 +80,8 @@ export class LineStatusBoard {
   ) {
     this.recent = deps.store.inspections.list({ limit: RECENT }).map(toRecent);
     this.rollShift();
+    // A first sample per camera, so the first snapshot that matters already has a rate.
+    for (const s of deps.stations.values()) this.frameRate(s.id, s.status().camera.framesGrabbed, this.now());
   }
 
   /** A station committed a part's first verdict. */

@@ -274,6 +274,10 @@ export class PlcConnection extends EventEmitter<PlcConnectionEvents> {
       this.emit('change', item.block, item.tag, fromPlc(b, dv.value.value));
     });
     subscription.on('keepalive', () => this.heard());
+    // An 'error' event nobody listens to would end the process.
+    subscription.on('error', (err: Error) => log.warn({ err: errorMessage(err) }, 'PLC subscription error'));
+    subscription.on('internal_error', (err: Error) => log.warn({ err: errorMessage(err) }, 'PLC subscription error'));
+    group.on('err', (message: string) => log.warn({ err: message }, 'PLC monitored item error'));
 
     let resolveBroken!: (reason: string) => void;
     const broken = new Promise<string>((resolve) => (resolveBroken = resolve));

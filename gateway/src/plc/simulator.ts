@@ -224,6 +224,23 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
     this.startCycle();
   }
 
+  /**
+   * Cut the network for `downMs`, as a pulled cable or a switch reboot does:
+   * open connections break, new ones are refused, sessions stay on the server.
+   */
+  async interruptLink(downMs: number): Promise<void> {
+    const endpoints = this.server?.endpoints ?? [];
+    await Promise.all(endpoints.map((e) => new Promise<void>((r) => e.suspendConnection(() => r()))));
+    for (const e of endpoints) e.abruptlyInterruptChannels();
+    await sleep(downMs);
+    await Promise.all(endpoints.map((e) => new Promise<void>((r) => e.restoreConnection(() => r()))));
+  }
+
+  /** Sessions open on the simulated PLC. */
+  get sessions(): number {
+    return this.server?.currentSessionCount ?? 0;
+  }
+
   /** The line stops or starts sending parts (Enable stays as it is). */
   setLine(running: boolean): void {
     this.lineRunning = running;

@@ -267,9 +267,8 @@ export function reviewScreen(app: App): Screen {
     const head = h(
       'div',
       { class: 'part-head' },
-      h('span', { class: 'label' }, t('review.part')),
-      h('span', { class: 'part-id', 'data-testid': 'part-id' }, i.partId),
-      mode === 'main' ? h('span', { class: 'part-station' }, `${t('review.station')}: ${st?.name ?? i.station}`) : null,
+      h('span', { class: 'label' }, `${t('review.part')} · ${st?.name ?? i.station}`),
+      h('span', { class: `part-id${i.partId.length > 16 ? ' long' : ''}`, 'data-testid': 'part-id' }, i.partId),
     );
     const model = h(
       'div',
@@ -347,9 +346,17 @@ export function reviewScreen(app: App): Screen {
     const info = side.querySelector<HTMLElement>('.side-info');
     if (!info) return;
     const kids = [...info.children] as HTMLElement[];
-    kids.forEach((k) => (k.style.visibility = ''));
+    kids.forEach((k) => {
+      k.style.visibility = '';
+      k.classList.remove('compact');
+    });
     const bottom = info.getBoundingClientRect().bottom;
-    for (const k of kids) if (k.getBoundingClientRect().bottom > bottom + 1) k.style.visibility = 'hidden';
+    for (const k of kids) {
+      if (k.getBoundingClientRect().bottom <= bottom + 1) continue;
+      // The model's verdict and score matter more than its detail: try them on one line first.
+      k.classList.add('compact');
+      if (k.getBoundingClientRect().bottom > bottom + 1) k.style.visibility = 'hidden';
+    }
   }
   const sideResize = new ResizeObserver(() => fitSideInfo());
   sideResize.observe(side);

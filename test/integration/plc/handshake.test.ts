@@ -1,18 +1,11 @@
 import { DataType } from 'node-opcua';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Inspection } from '../../../gateway/src/inspect/inspection.js';
 import type { PlcRuntime } from '../../../gateway/src/plc/plc-runtime.js';
 import type { PlcSimulator } from '../../../gateway/src/plc/simulator.js';
 import { startLoupePlc, waitUntil } from '../../helpers/plc-loupe.js';
 import { DEMO_MODEL, startPlcLine, type PlcTestLine } from '../../helpers/plc-line.js';
 import { expectNoOpenSockets } from '../../helpers/plc-leaks.js';
 import { startTestSim } from '../../helpers/plc-sim.js';
-
-/** What the PLC must have received for an inspection, by the Loupe record. */
-function expectedVerdict(i: Inspection): string {
-  if (i.state === 'error' || i.modelVerdict === null) return 'no-result';
-  return i.modelVerdict === 'review' ? 'hold' : i.modelVerdict;
-}
 
 describe('PLC handshake over OPC UA', () => {
   let line: PlcTestLine | null = null;
@@ -44,53 +37,8 @@ describe('PLC handshake over OPC UA', () => {
     return { line, sim: s, loupe };
   }
 
-  it('delivers hundreds of parts once each, in order, with the verdict on record', async () => {
-    const N = 200;
-    const { line, sim } = await setUp({ policy: { passBelow: 0.3, failAtOrAbove: 0.5, auditRate: 0.1 } }, { partsPerMin: 480, maxParts: N });
-    const inspected = new Map<string, Inspection>();
-    line.station.on('inspected', (i) => inspected.set(i.partId, i));
-    const decided = new Map<string, 'pass' | 'fail'>();
-    line.review.on('added', (i) => {
-      const verdict = Number(i.partId.slice(2)) % 3 === 0 ? 'pass' : 'fail';
-      setTimeout(() => {
-        line.review.decide({ decisionId: `d-${i.id}`, inspectionId: i.id, verdict, defectClass: verdict === 'fail' ? 'other' : null, operatorId: 'op1' });
-        decided.set(i.partId, verdict);
-      }, 30);
-    });
-    sim.setLine(true);
-    await waitUntil('all parts through the line', () => {
-      const s = sim.summary();
-      return s.partsArrived >= N && s.waiting === 0 && s.held === 0;
-    }, 90_000, () => sim.summary());
-
-    const s = sim.summary();
-    expect(s).toMatchObject({ mismatched: 0, duplicates: 0, late: 0, missingResults: 0, sequenceErrors: 0, partialErrors: 0 });
-    // A part arriving before the previous trigger is acknowledged is diverted by the PLC, not lost; on a loaded test machine a few are.
-    expect(s.triggered, JSON.stringify(s.notTriggered)).toBeGreaterThanOrEqual(N * 0.9);
-    expect(s.results).toBe(s.triggered);
-    expect(sim.read('MissedCount')).toBe(0);
-    expect(sim.read('Overrun')).toBe(false);
-
-    const triggered = sim.history.filter((p) => p.verdict !== null);
-    expect(triggered).toHaveLength(s.triggered);
-    for (const p of triggered) {
-      const i = inspected.get(p.partId);
-      expect(i, `inspection of ${p.partId}`).toBeDefined();
-      if (!i) continue;
-      expect(p.verdict, p.partId).toBe(expectedVerdict(i));
-      if (p.verdict === 'hold') expect(p.final, `final of ${p.partId}`).toBe(decided.get(p.partId));
-      // An audit sample keeps its confident verdict and gets no final verdict.
-      else expect(p.final, `final of ${p.partId}`).toBeNull();
-    }
-    expect(s.verdicts.pass).toBeGreaterThan(0);
-    expect(s.verdicts.fail).toBeGreaterThan(0);
-    expect(s.verdicts.hold).toBeGreaterThan(0);
-    expect(triggered.some((p) => inspected.get(p.partId)?.audit)).toBe(true);
-    console.info(`handshake: ${s.triggered} parts, ${JSON.stringify(s.verdicts)}, trigger-to-result p50 ${s.latency.p50Ms} ms p99 ${s.latency.p99Ms} ms`);
-  });
-
   it('holds a part for review, then sends the operator decision as its final verdict', async () => {
-    const { line, sim } = await setUp({ policy: { passBelow: 0, failAtOrAbove: 1, auditRate: 0 } }, { partsPerMin: 400, maxParts: 4 });
+    const { line, sim } = await setUp({ policy: { passBelow: 0, failAtOrAbove: 1, auditRate: 0 } }, { partsPerMin: 200, maxParts: 4 });
     line.review.on('added', (i) => {
       setTimeout(() => line.review.decide({ decisionId: `d-${i.id}`, inspectionId: i.id, verdict: i.partId.endsWith('1') ? 'pass' : 'fail', defectClass: 'other', operatorId: 'op1' }), 300);
     });
@@ -110,7 +58,7 @@ describe('PLC handshake over OPC UA', () => {
   });
 
   it.each(['fail', 'pass'] as const)('gives the safe verdict (%s) when nobody reviews the part in time', async (safeVerdict) => {
-    const { line, sim } = await setUp({ policy: { passBelow: 0, failAtOrAbove: 1, auditRate: 0 }, review: { timeoutMs: 1000, safeVerdict } }, { partsPerMin: 400, maxParts: 2 });
+    const { line, sim } = await setUp({ policy: { passBelow: 0, failAtOrAbove: 1, auditRate: 0 }, review: { timeoutMs: 1000, safeVerdict } }, { partsPerMin: 200, maxParts: 2 });
     sim.setLine(true);
     await waitUntil('two final verdicts', () => sim.summary().finals[safeVerdict] === 2, 15_000, () => sim.summary());
     for (const p of sim.history) {
@@ -123,7 +71,7 @@ describe('PLC handshake over OPC UA', () => {
   });
 
   it('never sends pass after the deadline: a late verdict becomes no-result', async () => {
-    const { line, sim } = await setUp({ deadlineMs: 50, policy: { passBelow: 0.99, failAtOrAbove: 1, auditRate: 0 } }, { partsPerMin: 300, maxParts: 4 }, {}, { grabDelayMs: 80 });
+    const { line, sim } = await setUp({ deadlineMs: 50, policy: { passBelow: 0.99, failAtOrAbove: 1, auditRate: 0 } }, { partsPerMin: 200, maxParts: 4 }, {}, { grabDelayMs: 80 });
     sim.setLine(true);
     await waitUntil('four results', () => sim.summary().results === 4, 15_000, () => sim.summary());
     for (const p of sim.history) expect(p, JSON.stringify(p)).toMatchObject({ verdict: 'no-result', errorCode: 2, outcome: 'diverted' });
@@ -195,7 +143,7 @@ describe('PLC handshake over OPC UA', () => {
       LoupeHeartbeat: DataType.Boolean,
       RecipeId: DataType.String,
     };
-    const { sim } = await setUp({ policy: { passBelow: 0.3, failAtOrAbove: 0.5, auditRate: 0 } }, { partsPerMin: 400, maxParts: 5, types, initial: { TriggerSeq: 32_766, TriggerAck: 32_766, ResultSeq: 254, ResultAckSeq: 254 } });
+    const { sim } = await setUp({ policy: { passBelow: 0.3, failAtOrAbove: 0.5, auditRate: 0 } }, { partsPerMin: 200, maxParts: 5, types, initial: { TriggerSeq: 32_766, TriggerAck: 32_766, ResultSeq: 254, ResultAckSeq: 254 } });
     sim.setLine(true);
     await waitUntil('five results', () => sim.summary().results === 5, 15_000, () => sim.summary());
     expect(sim.read('TriggerSeq')).toBe(-32_765);

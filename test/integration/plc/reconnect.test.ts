@@ -55,6 +55,27 @@ describe('PLC link loss and restarts', () => {
     expect(s.read('Ready')).toBe(true);
   });
 
+  it('keeps its session through a network interruption and carries on', async () => {
+    line = await startPlcLine({ policy: { passBelow: 0.3, failAtOrAbove: 0.5, auditRate: 0 } });
+    const s = await startTestSim(line.dir, line.log, { runLine: false, partsPerMin: 300, resultTimeoutMs: 3000 });
+    sim = s;
+    loupe = await startLoupePlc(line, { endpoint: s.endpointUrl });
+    await waitUntil('Ready', () => s.read('Ready') === true && s.loupeAlive, 15_000);
+    s.setLine(true);
+    await waitUntil('five results', () => s.summary().results >= 5, 15_000);
+    await s.interruptLink(1500);
+    const after = s.summary().results;
+    await waitUntil('five more results', () => s.summary().results >= after + 5, 20_000, () => s.summary());
+    s.setLine(false);
+    await waitUntil('the line to empty', () => s.summary().waiting === 0, 10_000);
+    expect(s.summary()).toMatchObject({ mismatched: 0, duplicates: 0, sequenceErrors: 0, partialErrors: 0 });
+    const l = line;
+    // The same session came back: restored, never built anew, and only one on the PLC.
+    expect(l.lines.filter((x) => /PLC session at .* restored/.test(x.msg)).length).toBeGreaterThanOrEqual(1);
+    expect(l.lines.filter((x) => /connected to the PLC at/.test(x.msg))).toHaveLength(1);
+    expect(s.sessions).toBe(1);
+  });
+
   it('carries on from the PLC counters after Loupe restarts', async () => {
     line = await startPlcLine({ policy: { passBelow: 0.3, failAtOrAbove: 0.5, auditRate: 0 } });
     const s = await startTestSim(line.dir, line.log, { runLine: false, partsPerMin: 400, resultTimeoutMs: 3000 });

@@ -9,6 +9,7 @@ import { z } from 'zod';
 /** `opc.tcp://host:port[/path]`, the only transport PLCs speak. */
 const endpointUrl = z.string().regex(/^opc\.tcp:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}(\/.*)?$/, 'opc.tcp://host:port, e.g. opc.tcp://192.168.0.10:4840');
 
+/** Message security: None (plain), Sign, SignAndEncrypt. */
 const securityMode = z.enum(['None', 'Sign', 'SignAndEncrypt']);
 /** Policies of the current OPC UA specification; the deprecated Basic128Rsa15 and Basic256 are not offered. */
 const securityPolicy = z.enum(['Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss']);
@@ -137,6 +138,7 @@ const client = z
     ackPollMs: z.number().int().min(0).max(10_000).default(20),
     /** Final verdicts the PLC has not acknowledged (FinalAckSeq) that Loupe holds; beyond it Overrun is set. Default 64. */
     finalQueueDepth: z.number().int().min(1).max(10_000).default(64),
+    /** Connect retries and session repair. Default: the values below. */
     reconnect: reconnect.prefault({}),
     /** Interface blocks, one per station triggered by the PLC. Default: one block with the default node ids. */
     blocks: z.array(block).min(1).prefault([{}]),
@@ -214,8 +216,11 @@ const simulator = z
   .refine((s) => isLoopbackHost(s.host), { path: ['host'], message: 'the simulator is for this machine only, expected 127.0.0.1, ::1 or localhost' });
 
 export const plcSchema = z.strictObject({
+  /** Loupe as a client of the PLC: the handshake. Default disabled. */
   client: client.prefault({}),
+  /** Loupe's own OPC UA server. Default disabled. */
   server: server.prefault({}),
+  /** A simulated PLC in the gateway process. Default disabled. */
   simulator: simulator.prefault({}),
 });
 
