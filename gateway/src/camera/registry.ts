@@ -16,8 +16,7 @@ type Factories = {
 
 /** One line per camera kind: adding a kind means adding its file, its config schema and a line here. */
 const factories: Factories = {
-  synthetic: ({ seed, widthPx, heightPx, defectRate, defectKinds, brightness, format }) =>
-    new SyntheticLine({ seed, widthPx, heightPx, defectRate, defectKinds, brightness, format }),
+  synthetic: ({ type: _type, ...options }) => new SyntheticLine(options),
   folder: (config, deps) => new FolderWatch(config, deps.log),
   'http-snapshot': (config, deps) => new HttpSnapshot(config, deps.log),
   ffmpeg: (config, deps) => new FfmpegStream(config, deps.log),

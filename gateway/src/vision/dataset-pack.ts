@@ -2,6 +2,9 @@ import { mkdir, open, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { resizeForModel } from './preprocess.js';
+
+export { resizeForModel };
 
 /**
  * Packs labelled images into the raw training format described in
@@ -9,19 +12,6 @@ import sharp from 'sharp';
  * resize here is the very function the gateway's preprocessing calls, so a
  * model never sees pixels at serving time that were prepared differently.
  */
-
-/**
- * Decoded pixels at model resolution, HWC, 3 bytes per pixel (1 when `gray`):
- * exactly what the gateway feeds a model. Rejects when the image is corrupt.
- */
-export async function resizeForModel(image: Buffer, width: number, height: number, gray = false): Promise<Buffer> {
-  return sharp(image, { failOn: 'error' })
-    .removeAlpha()
-    .toColourspace(gray ? 'b-w' : 'srgb')
-    .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
-    .raw()
-    .toBuffer();
-}
 
 /**
  * Defect mask (any image, non-zero = defect) reduced to a coarse grid by

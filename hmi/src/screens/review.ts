@@ -291,8 +291,8 @@ export function reviewScreen(app: App): Screen {
       }),
     );
     const timer = h('div', { class: 'timer', 'data-testid': 'timer' });
-    // Choosing a class needs the room: then only the part and its clock stay above the buttons.
-    const info = mode === 'main' ? [head, timer, model, i.audit ? h('div', { class: 'audit' }, t('review.audit')) : null, findings] : [head, timer];
+    // Choosing a class needs the room: the model's detail goes first (fitSideInfo drops what does not fit).
+    const info = mode === 'main' ? [head, timer, model, i.audit ? h('div', { class: 'audit' }, t('review.audit')) : null, findings] : [head, timer, model];
     const parts: (HTMLElement | null)[] = [h('div', { class: 'side-info' }, ...info)];
     const locked = !app.session || app.session.locked;
     if (mode === 'main') {

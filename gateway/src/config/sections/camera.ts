@@ -19,8 +19,12 @@ const synthetic = z.strictObject({
     .default(['scratch', 'dent', 'crack', 'contamination', 'missing_hole']),
   /** Light level multiplier (simulates lighting drift). Default 1. */
   brightness: z.number().min(0.1).max(3).default(1),
+  /** Per-channel colour multipliers [r, g, b] (simulates a lamp or filter change). Default [1, 1, 1]. */
+  tint: z.tuple([z.number().min(0).max(3), z.number().min(0).max(3), z.number().min(0).max(3)]).default([1, 1, 1]),
   /** Encoding of delivered frames; JPEG like most industrial cameras, and like the demo model's training data. Default jpeg. */
   format: z.enum(['png', 'jpeg']).default('jpeg'),
+  /** JPEG quality 1..100 (the demo model was trained on 90). Default 90. */
+  jpegQuality: z.number().int().min(1).max(100).default(90),
 });
 
 const folder = z.strictObject({
