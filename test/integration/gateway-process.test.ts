@@ -63,11 +63,11 @@ describe('gateway process', () => {
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(200);
     await new Promise((r) => setTimeout(r, 1000));
-    const [station] = (await (await fetch(`${url}/api/stations`)).json()) as { id: string; parts: number; model: { provider: string } }[];
-    expect(station).toMatchObject({ id: 'line-a', model: { provider: 'cpu' } });
-    expect(station?.parts).toBeGreaterThan(5);
+    // The engineer API needs credentials; health and metrics do not.
+    expect((await fetch(`${url}/api/stations`)).status).toBe(401);
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toMatch(/loupe_parts_total\{station="line-a",verdict="\w+"\} \d+/);
+    const counted = [...metrics.matchAll(/loupe_parts_total\{station="line-a",verdict="\w+"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(counted).toBeGreaterThan(5);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

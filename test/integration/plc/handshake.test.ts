@@ -19,7 +19,7 @@ describe('PLC handshake over OPC UA', () => {
     loupe = null;
     sim = null;
     line = null;
-     await expectNoOpenSockets();
+    await expectNoOpenSockets();
   });
 
   /** A line, a simulated PLC that waits for Ready, and Loupe's client connected to it. */

@@ -23,7 +23,7 @@ describe('PLC link security', () => {
     loupe = null;
     sim = null;
     line = null;
-     await expectNoOpenSockets();
+    await expectNoOpenSockets();
   });
 
   function pkis(l: PlcTestLine) {
