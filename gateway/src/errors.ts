@@ -84,6 +84,22 @@ const table = {
   LOUPE_ERR_AUTH_TOKEN_SCOPE: { status: 403, message: 'API token scope does not allow this' },
   LOUPE_ERR_IMAGE_UNREADABLE: { status: 422, message: 'stored image cannot be decoded for an overlay' },
   LOUPE_ERR_EXPORT_TOO_LARGE: { status: 413, message: 'too many inspections for one ZIP export' },
+  // model registry
+  LOUPE_ERR_MODEL_REFUSED: { status: 422, message: 'model package refused' },
+  LOUPE_ERR_MODEL_HASH: { status: 422, message: 'model.onnx does not match the sha256 it came with' },
+  LOUPE_ERR_MODEL_TOO_LARGE: { status: 413, message: 'model package is larger than models.maxPackageMb' },
+  LOUPE_ERR_MODEL_PACKAGE: { status: 422, message: 'model package is incomplete or not encoded as expected' },
+  LOUPE_ERR_MODEL_TEST_INFERENCE: { status: 422, message: 'model package failed its test inference' },
+  LOUPE_ERR_MODEL_VERSION_CONFLICT: { status: 409, message: 'another package with this model id and version is registered' },
+  LOUPE_ERR_MODEL_UNKNOWN: { status: 404, message: 'no such model package in the registry' },
+  LOUPE_ERR_MODEL_ALREADY_ACTIVE: { status: 409, message: 'this package is already the active model of the station' },
+  LOUPE_ERR_MODEL_NO_ROLLBACK: { status: 409, message: 'nothing to roll back to' },
+  LOUPE_ERR_MODEL_PROMOTE_GATE: { status: 409, message: 'shadow evidence does not support promoting this package' },
+  LOUPE_ERR_MODEL_SWITCH_CONFLICT: { status: 409, message: 'the station runs a model it was switched to elsewhere (a PLC recipe)' },
+  LOUPE_ERR_MODEL_BUSY: { status: 409, message: 'another model action on this station is in progress' },
+  LOUPE_ERR_MODEL_SHADOW_RUNNING: { status: 409, message: 'a shadow run is already going on this station' },
+  LOUPE_ERR_MODEL_SHADOW_NONE: { status: 404, message: 'no shadow run on this station' },
+  LOUPE_ERR_MODEL_DELIVERY: { status: 422, message: 'model delivery message is invalid' },
   // anything not foreseen: a bug, logged with its stack
   LOUPE_ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;

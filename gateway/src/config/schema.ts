@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { hmiSchema } from './sections/hmi.js';
 import { httpSchema } from './sections/http.js';
+import { modelsSchema } from './sections/models.js';
 import { plcSchema } from './sections/plc.js';
 import { shiftsSchema } from './sections/shifts.js';
 import { stationSchema } from './sections/station.js';
@@ -42,6 +43,8 @@ export const configSchema = z
     stations: z.array(stationSchema).min(1).prefault([{ id: 'station-1' }]),
     plc: plcSchema.prefault({}),
     uplink: uplinkSchema.prefault({}),
+    /** Model registry, shadow runs, promotion and delivery over MQTT (docs/model-lifecycle.md). */
+    models: modelsSchema.prefault({}),
     /** The operator HMI: language, locking, sessions, kiosk, shifts. */
     hmi: hmiSchema.prefault({}),
     /** Shifts and the plant's time zone, for statistics per shift, hour and day. */

@@ -19,6 +19,13 @@ export interface StationEvents {
   inspected: [Inspection];
 }
 
+/**
+ * Called once per announced part with its frame, after every `inspected`
+ * listener ran (shadow mode). It must return at once and never throw; what it
+ * does with the part can no longer change the verdict or its order.
+ */
+export type ShadowTap = (inspection: Readonly<Inspection>, frame: Buffer) => void;
+
 export interface TriggerRequest {
   /** Part id as the line knows it; generated when absent. */
   partId?: string;
@@ -70,6 +77,9 @@ export class Station extends EventEmitter<StationEvents> {
   private failures = 0;
   private summary: NodeJS.Timeout | null = null;
   private readonly window = { pass: 0, fail: 0, review: 0, error: 0, totalMs: [] as number[] };
+  private shadowTap: ShadowTap | null = null;
+  /** Frames of recorded parts awaiting their announcement, kept only while a shadow tap is set. */
+  private readonly shadowFrames = new WeakMap<Inspection, Buffer>();
 
   constructor(
     readonly cfg: StationConfig,
@@ -109,6 +119,27 @@ export class Station extends EventEmitter<StationEvents> {
     this.deps = { ...this.deps, detector, thresholds };
     this.deps.log.info({ model: detector.manifest.id, version: detector.manifest.version, provider: detector.provider }, `station ${this.id} switched to model ${detector.manifest.id}@${detector.manifest.version}`);
     return previous;
+  }
+
+  /**
+   * Hand each announced part and its frame to `tap` from the next part on
+   * (null removes it). Without a tap the pipeline keeps no frames.
+   */
+  setShadowTap(tap: ShadowTap | null): void {
+    this.shadowTap = tap;
+  }
+
+  /** True while no part is in flight or queued: a shadow may use the CPU without holding up a part. */
+  get idle(): boolean {
+    return this.inFlight === 0 && this.queue.length === 0;
+  }
+
+  /**
+   * Resolves once every part started so far has been announced. After
+   * `switchModel`, the previous detector is unused when this resolves.
+   */
+  partsStartedSoFar(): Promise<void> {
+    return this.lastAnnounced;
   }
 
   async start(): Promise<void> {
@@ -274,6 +305,18 @@ export class Station extends EventEmitter<StationEvents> {
     else if (i.modelVerdict === 'pass' && !i.audit) log.debug(line, `part ${i.partId}: pass`);
     else log.info(line, `part ${i.partId}: ${i.modelVerdict}${i.audit ? ' (audit sample)' : ''}: ${i.reason}`);
     this.emit('inspected', i);
+    if (this.shadowTap) this.toShadow(this.shadowTap, i);
+  }
+
+  private toShadow(tap: ShadowTap, i: Inspection): void {
+    const frame = this.shadowFrames.get(i);
+    if (!frame) return;
+    this.shadowFrames.delete(i);
+    try {
+      tap(i, frame);
+    } catch (err) {
+      this.deps.log.error({ err: errorMessage(err), partId: i.partId }, 'shadow tap failed; the part is unaffected');
+    }
   }
 
   /** One part through the pipeline. Never throws for a bad frame: that is an inspection with state error. */
@@ -380,6 +423,7 @@ export class Station extends EventEmitter<StationEvents> {
     metrics.stageSeconds.observe({ station: this.id, stage: 'store' }, i.timings.storeMs / 1000);
     metrics.stageSeconds.observe({ station: this.id, stage: 'total' }, i.timings.totalMs / 1000);
     if (frame) await this.deps.source.settle?.(frame, i.state === 'error' && i.errorCode === 'LOUPE_ERR_FRAME_DECODE' ? 'rejected' : 'done');
+    if (frame && this.shadowTap && i.state !== 'error') this.shadowFrames.set(i, frame.data);
     return i;
   }
 }

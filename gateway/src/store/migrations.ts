@@ -137,6 +137,95 @@ export const migrations: readonly { version: number; name: string; sql: string }
       CREATE INDEX inspection_class ON inspection (defect_class, triggered_at) WHERE defect_class IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'model registry, activations, shadow runs, model deliveries',
+    sql: `
+      -- Packages the gateway verified and keeps under models.registryDir: one row per model id and version.
+      CREATE TABLE model_package (
+        model_id        TEXT NOT NULL,
+        version         TEXT NOT NULL,
+        sha256          TEXT NOT NULL,            -- of model.onnx, hex: what inspections and the PLC status name
+        manifest_sha256 TEXT NOT NULL,            -- of model.json as stored
+        bytes           INTEGER NOT NULL,         -- model.onnx + model.json + card
+        dir             TEXT NOT NULL,            -- folder relative to the registry dir
+        source          TEXT NOT NULL,            -- api | mqtt
+        added_by        TEXT NOT NULL,            -- operator id, token:<id> or mqtt:<deliveryId>
+        added_at        INTEGER NOT NULL,
+        parent          TEXT,                     -- provenance.parent of model.json
+        checks          TEXT NOT NULL,            -- JSON: what verification measured (provider, test inference)
+        PRIMARY KEY (model_id, version)
+      );
+
+      -- Everything done to a station's models, in order: registrations, refusals, shadow runs,
+      -- promotions and rollbacks, with who and why. The promotions and rollbacks replayed in
+      -- order say which model a station runs; nothing else holds that state.
+      CREATE TABLE model_event (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        at               INTEGER NOT NULL,
+        station          TEXT,                    -- NULL for a package registered without a station
+        action           TEXT NOT NULL,           -- register | refuse | shadow-start | shadow-stop | promote | rollback | promote-refused
+        model_id         TEXT,                    -- NULL with source config: the station's configured model
+        version          TEXT,
+        sha256           TEXT,
+        source           TEXT,                    -- registry | config (promote, rollback)
+        previous_model_id TEXT,
+        previous_version TEXT,
+        previous_sha256  TEXT,
+        previous_source  TEXT,
+        actor            TEXT NOT NULL,
+        reason           TEXT NOT NULL,
+        detail           TEXT                     -- JSON: error code, gate figures, part count at the switch
+      );
+      CREATE INDEX model_event_station ON model_event (station, seq);
+
+      -- A candidate running beside the active model on one station.
+      CREATE TABLE shadow_run (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        station     TEXT NOT NULL,
+        model_id    TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        pass_below  REAL NOT NULL,                -- the candidate's thresholds during the run
+        fail_at     REAL NOT NULL,
+        started_by  TEXT NOT NULL,
+        started_at  INTEGER NOT NULL,
+        stopped_by  TEXT,
+        stopped_at  INTEGER,
+        skipped     INTEGER NOT NULL DEFAULT 0,   -- parts left out because the line was busy or the candidate behind
+        failed      INTEGER NOT NULL DEFAULT 0    -- candidate inferences that failed
+      );
+      CREATE INDEX shadow_run_station ON shadow_run (station, id);
+
+      -- What the candidate said about a part the active model decided. Never read by the line.
+      CREATE TABLE shadow_result (
+        run_id            INTEGER NOT NULL REFERENCES shadow_run (id),
+        inspection_id     TEXT NOT NULL REFERENCES inspection (id),
+        active_verdict    TEXT NOT NULL,          -- the inspection's model verdict
+        active_score      REAL,
+        candidate_verdict TEXT NOT NULL,          -- pass | fail | review under the candidate's thresholds
+        candidate_score   REAL NOT NULL,
+        candidate_class   TEXT,
+        infer_ms          REAL NOT NULL,
+        at                INTEGER NOT NULL,
+        PRIMARY KEY (run_id, inspection_id)
+      );
+
+      -- Packages arriving over MQTT: chunked ones are assembled under the registry dir; this says how each ended.
+      CREATE TABLE model_delivery (
+        delivery_id  TEXT PRIMARY KEY,
+        station      TEXT NOT NULL,
+        model_id     TEXT,
+        version      TEXT,
+        sha256       TEXT NOT NULL,
+        transfer     TEXT NOT NULL,               -- inline | chunked | reference
+        state        TEXT NOT NULL,               -- registered | refused
+        code         TEXT,
+        message      TEXT,
+        finished_at  INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.at(-1)?.version ?? 0;

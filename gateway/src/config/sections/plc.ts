@@ -181,7 +181,7 @@ const server = z
   })
   .refine((s) => !s.enabled || s.allowAnonymous || s.password !== '', {
     path: ['password'],
-    message: 'nobody could log in: set LOUPE__PLC__SERVER__PASSWORD, or allowAnonymous: true',
+    message: 'nobody could log in, expected a password in LOUPE__PLC__SERVER__PASSWORD or allowAnonymous: true',
   });
 
 const simulator = z
