@@ -12,15 +12,21 @@ import { errorMessage } from './errors.js';
 import { resolveThresholds } from './inspect/policy.js';
 import { Station } from './inspect/station.js';
 import { Metrics } from './metrics.js';
+import { ModelLifecycle } from './model-registry/lifecycle.js';
+import { ModelRegistry } from './model-registry/registry.js';
+import { loadStartupModel, StationModels } from './model-registry/station-models.js';
 import { startPlc } from './plc/plc-link.js';
 import { ReviewQueue } from './review/review-queue.js';
 import { pruneImages } from './store/images.js';
+import { ModelRegistryRepo } from './store/model-registry.js';
 import { SessionRepo } from './store/sessions.js';
+import { ShadowResultRepo } from './store/shadow-results.js';
 import { openStore, type Store } from './store/store.js';
+import { ShadowManager } from './shadow/shadow-manager.js';
 import { UserRepo } from './store/users.js';
 import { correctionPayload } from './uplink/correction-payload.js';
+import { ModelDelivery } from './uplink/model-delivery.js';
 import { Uplink } from './uplink/uplink.js';
-import { Detector } from './vision/detector.js';
 
 export interface Gateway {
   stations: ReadonlyMap<string, Station>;
@@ -29,6 +35,10 @@ export interface Gateway {
   metrics: Metrics;
   /** Corrections uplink: `status()` for the HMI and API. */
   uplink: Uplink;
+  /** Model registry, shadow runs, promotion and rollback per station. */
+  models: ModelLifecycle;
+  /** Model packages over MQTT; null with models.delivery.enabled false. */
+  modelDelivery: ModelDelivery | null;
   server: FastifyInstance;
   /** Base URL the HMI and API answer on. */
   url: string;
@@ -45,15 +55,30 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   let ready = false;
   try {
+    // Packages under the data dir; a station starts on the one last promoted there, else on its configured model.
+    const maxPackageBytes = cfg.models.maxPackageMb * 1024 * 1024;
+    const registryRepo = new ModelRegistryRepo(store.db);
+    const registry = new ModelRegistry(resolve(cfg.gateway.dataDir, cfg.models.registryDir), { repo: registryRepo, maxPackageBytes, metrics, log: log.child({ component: 'models' }) });
+    await registry.open();
     const stations = new Map<string, Station>();
+    const stationModels = new Map<string, StationModels>();
     for (const s of cfg.stations) {
       const slog = log.child({ station: s.id });
-      const detector = await Detector.load(s.model, slog);
+      const startup = await loadStartupModel(s, registry, slog);
+      const detector = startup.detector;
       cleanups.unshift(() => detector.close());
       const source = createFrameSource(s.camera, { log: slog.child({ component: 'camera' }) });
       const thresholds = resolveThresholds(s.policy, detector.manifest.thresholds);
-      stations.set(s.id, new Station(s, { source, detector, thresholds, store, metrics, log: slog }));
+      const station = new Station(s, { source, detector, thresholds, store, metrics, log: slog });
+      stations.set(s.id, station);
+      stationModels.set(s.id, new StationModels(station, s, startup, { registry, metrics, log: slog.child({ component: 'models' }) }));
     }
+    const shadowRepo = new ShadowResultRepo(store.db);
+    const shadows = new ShadowManager({ repo: shadowRepo, registry, cfg: cfg.models.shadow, metrics, log: log.child({ component: 'shadow' }) });
+    shadows.closeLeftovers();
+    const models = new ModelLifecycle({ registry, shadows, shadowRepo, stations: stationModels, cfg: cfg.models, log: log.child({ component: 'models' }) });
+    // After the stations stopped (their stop is registered later, so it runs first).
+    cleanups.unshift(() => models.stop());
 
     const origin = { site: cfg.gateway.site, line: cfg.gateway.line, gatewayId: cfg.gateway.id };
     const review = new ReviewQueue({
@@ -96,7 +121,7 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
     };
 
     const links: LinkStatus[] = [];
-    const server = await buildServer({ stations, store, review, metrics, log, links: () => links, ready: () => ready, hmi, engineer: { shifts: cfg.shifts } });
+    const server = await buildServer({ stations, store, review, metrics, log, links: () => links, ready: () => ready, hmi, engineer: { shifts: cfg.shifts }, models: { lifecycle: models, maxPackageBytes } });
     await server.listen({ host: cfg.http.host, port: cfg.http.port });
     cleanups.unshift(() => server.close());
     const address = server.server.address();
@@ -104,7 +129,21 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
     const url = `http://${cfg.http.host.includes(':') ? `[${cfg.http.host}]` : cfg.http.host}:${port}`;
 
     // Stops after the stations (their last parts may be sampled) and before the store closes.
-    const uplink = new Uplink(cfg.uplink, { origin, stations: [...stations.keys()], store, metrics, log: log.child({ component: 'uplink' }), publicUrl: () => url });
+    const modelDelivery = cfg.models.delivery.enabled
+      ? new ModelDelivery(
+          { ...cfg.models.delivery, maxPackageBytes },
+          {
+            topics: { root: cfg.uplink.topicRoot, site: origin.site, line: origin.line },
+            stations: [...stations.keys()],
+            incomingDir: join(registry.dir, '.incoming'),
+            repo: registryRepo,
+            register: (p) => models.register(p),
+            metrics,
+            log: log.child({ component: 'model-delivery' }),
+          },
+        )
+      : null;
+    const uplink = new Uplink(cfg.uplink, { origin, stations: [...stations.keys()], store, metrics, log: log.child({ component: 'uplink' }), publicUrl: () => url, ...(modelDelivery ? { inbound: modelDelivery } : {}) });
     links.push(uplink.linkStatus());
     review.on('settled', () => uplink.wake());
     for (const station of stations.values()) station.on('inspected', (i) => uplink.sample(i));
@@ -139,6 +178,8 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
       review,
       metrics,
       uplink,
+      models,
+      modelDelivery,
       server,
       url,
       stop() {

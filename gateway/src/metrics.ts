@@ -150,6 +150,50 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // model registry and shadow runs
+  readonly modelPackages = new Counter({
+    name: 'loupe_model_packages_total',
+    help: 'Model packages offered to the registry, by source (api, mqtt) and outcome (registered, refused, conflict).',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly modelSwitches = new Counter({
+    name: 'loupe_model_switches_total',
+    help: 'Model changes on a station by action (promote, rollback).',
+    labelNames: ['station', 'action'] as const,
+    registers: [this.registry],
+  });
+
+  readonly modelActive = new Gauge({
+    name: 'loupe_model_active',
+    help: '1 for the model a station runs (source registry or config), 0 for models it ran before.',
+    labelNames: ['station', 'model', 'version', 'source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly shadowParts = new Counter({
+    name: 'loupe_shadow_parts_total',
+    help: 'Parts seen by a shadow run, by outcome (compared, skipped-busy, skipped-behind, failed).',
+    labelNames: ['station', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly shadowInferSeconds = new Histogram({
+    name: 'loupe_shadow_infer_seconds',
+    help: 'Candidate model time per part in shadow (decode, preprocess, inference).',
+    labelNames: ['station'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly modelDeliveries = new Counter({
+    name: 'loupe_model_deliveries_total',
+    help: 'Model packages received over MQTT, by transfer (inline, chunked, reference) and outcome (registered, refused).',
+    labelNames: ['transfer', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'loupe_' });
   }

@@ -4,6 +4,7 @@ import type { HmiConfig } from '../config/sections/hmi.js';
 import type { ShiftsConfig } from '../config/sections/shifts.js';
 import type { Station } from '../inspect/station.js';
 import type { Metrics } from '../metrics.js';
+import type { ModelLifecycle } from '../model-registry/lifecycle.js';
 import type { ReviewQueue } from '../review/review-queue.js';
 import type { Store } from '../store/store.js';
 
@@ -29,6 +30,8 @@ export interface ApiContext {
   hmi: HmiContext;
   /** The engineer API: shifts and the plant's time zone for statistics and exports. */
   engineer: { shifts: ShiftsConfig };
+  /** Model packages, shadow runs, promotion and rollback; uploads may be up to `maxPackageBytes`. */
+  models: { lifecycle: ModelLifecycle; maxPackageBytes: number };
 }
 
 export interface HmiContext {

@@ -15,6 +15,7 @@ import { engineerApi, engineerRoutes } from './routes/engineer/index.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { inspectionRoutes } from './routes/inspections.js';
+import { modelRoutes } from './routes/models.js';
 import { ReviewClaims, reviewRoutes } from './routes/review.js';
 import { stationRoutes } from './routes/stations.js';
 
@@ -58,6 +59,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance<RawS
   await app.register(stationRoutes(ctx, access));
   await app.register(inspectionRoutes(ctx, access));
   await app.register(engineerRoutes(engineerApi(ctx, access, tokens, tokenRepo)));
+  await app.register(modelRoutes(ctx, access));
 
   // The operator HMI: login, review, live events and the page itself.
   const claims = new ReviewClaims();

@@ -63,6 +63,7 @@ export class ShadowResultRepo {
   private readonly getRunStmt;
   private readonly latestRunStmt;
   private readonly openRunsStmt;
+  private readonly latestOnStationStmt;
   private readonly insertResultStmt;
   private readonly tallyStmt;
   private readonly resultsStmt;
@@ -77,6 +78,7 @@ export class ShadowResultRepo {
     this.getRunStmt = db.prepare<[number], RunRow>('SELECT * FROM shadow_run WHERE id = ?');
     this.latestRunStmt = db.prepare<[string, string, string], RunRow>('SELECT * FROM shadow_run WHERE station = ? AND model_id = ? AND version = ? ORDER BY id DESC LIMIT 1');
     this.openRunsStmt = db.prepare<[], RunRow>('SELECT * FROM shadow_run WHERE stopped_at IS NULL');
+    this.latestOnStationStmt = db.prepare<[string], RunRow>('SELECT * FROM shadow_run WHERE station = ? ORDER BY id DESC LIMIT 1');
     this.insertResultStmt = db.prepare(
       `INSERT OR IGNORE INTO shadow_result (run_id, inspection_id, active_verdict, active_score, candidate_verdict, candidate_score, candidate_class, infer_ms, at)
        VALUES (@runId, @inspectionId, @activeVerdict, @activeScore, @candidateVerdict, @candidateScore, @candidateClass, @inferMs, @at)`,
@@ -116,6 +118,12 @@ export class ShadowResultRepo {
   /** The newest run of a package on a station. */
   latestRun(station: string, modelId: string, version: string): ShadowRun | undefined {
     const r = this.latestRunStmt.get(station, modelId, version);
+    return r === undefined ? undefined : toRun(r);
+  }
+
+  /** The newest run on a station, of any package. */
+  latestRunOnStation(station: string): ShadowRun | undefined {
+    const r = this.latestOnStationStmt.get(station);
     return r === undefined ? undefined : toRun(r);
   }
 

@@ -3,6 +3,7 @@
  *
  *   <root>/v1/<site>/<line>/<station>/correction   operator decisions (QoS 1, from the outbox)
  *   <root>/v1/<site>/<line>/<station>/inspection   sampled inspections (QoS 1, from the outbox)
+ *   <root>/v1/<site>/<line>/<station>/model        model packages for the station (QoS 1, received; model-delivery.ts)
  *   <root>/v1/<site>/<line>/<gatewayId>/status     retained online/offline, Last Will offline
  *   <root>/v1/<site>/<line>/<gatewayId>/metrics    periodic counters (QoS 0)
  *
@@ -10,8 +11,8 @@
  * a layout it does not know. Payload versions are separate (`schemaVersion`).
  */
 
-/** Message kinds that travel per station. */
-export type StationKind = 'correction' | 'inspection';
+/** Message kinds that travel per station (`model` travels to the gateway, the others from it). */
+export type StationKind = 'correction' | 'inspection' | 'model';
 /** Message kinds that travel per gateway. */
 export type GatewayKind = 'status' | 'metrics';
 

@@ -50,6 +50,14 @@ export interface UplinkDeps {
   /** How often the backlog is measured against its budget. Default 5000 ms. */
   checkEveryMs?: number;
   random?: () => number;
+  /** Messages the gateway takes from the broker (model packages): subscribed on every connection. */
+  inbound?: InboundHandler;
+}
+
+/** A receiver of messages on topics the gateway subscribes to (QoS 1; acknowledged when `handle` resolves). */
+export interface InboundHandler {
+  filters(): string[];
+  handle(topic: string, payload: Buffer): Promise<void>;
 }
 
 /**
@@ -94,6 +102,7 @@ export class Uplink {
       connectOptions: () => this.connectOptions(),
       onError: (code) => deps.metrics.uplinkErrors.inc({ code }),
       ...(deps.random ? { random: deps.random } : {}),
+      ...(deps.inbound ? { prepare: (client: MqttClient) => this.receiveInbound(client) } : {}),
     });
     this.publisher = new OutboxPublisher(
       {
@@ -113,6 +122,7 @@ export class Uplink {
       this.publishStatus(client, 'online', 'connected');
       this.publisher?.online(client, connack);
       this.scheduleMetrics();
+      this.subscribeInbound(client);
     });
     this.link.on('offline', () => {
       deps.metrics.uplinkConnected.set(0);
@@ -261,6 +271,36 @@ export class Uplink {
       this.samplesSkipped = 0;
       log.info({ backlog: backlog.count }, `uplink outbox back within budget (${what})`);
     }
+  }
+
+  /** Installed before the client connects: a message is acknowledged only once its handler is done with it. */
+  private receiveInbound(client: MqttClient): void {
+    const inbound = this.deps.inbound;
+    if (!inbound) return;
+    client.handleMessage = (packet, done) => {
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      inbound.handle(packet.topic, payload).then(
+        () => done(),
+        (err: unknown) => {
+          // Not acknowledged: the broker sends it again on the next connection (the session persists).
+          this.deps.log.error({ err: errorMessage(err), topic: packet.topic }, `message on ${packet.topic} not handled, not acknowledged: ${errorMessage(err)}`);
+          done(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    };
+  }
+
+  private subscribeInbound(client: MqttClient): void {
+    const filters = this.deps.inbound?.filters() ?? [];
+    if (filters.length === 0) return;
+    client.subscribe(filters, { qos: 1 }, (err, granted) => {
+      const refused = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
+      if (err || refused.length > 0) {
+        this.deps.log.error({ code: 'LOUPE_ERR_UPLINK_REFUSED', filters: refused.length > 0 ? refused : filters }, `broker refused the subscription to ${(refused.length > 0 ? refused : filters).join(', ')}${err ? ` (${errorMessage(err)})` : ''}: allow it in the broker's ACL; models cannot arrive over MQTT until then`);
+        return;
+      }
+      this.deps.log.info({ filters }, `listening for model packages on ${filters.join(', ')}`);
+    });
   }
 
   private connectOptions(): Partial<IClientOptions> {

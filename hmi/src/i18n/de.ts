@@ -59,6 +59,7 @@ export const de: Messages = {
   'review.score': 'Fehlerwert',
   'review.modelSays': 'Modell: {verdict}',
   'review.topClass': 'Am wahrscheinlichsten: {label} {score}',
+  'review.auditTag': 'Stichprobe: die Linie hat dieses Urteil schon',
   'review.audit': 'Stichprobe: das Modell war sicher, trotzdem prüfen',
   'review.waited': 'Wartet {time}',
   'review.timesOutIn': 'Sicheres Urteil {verdict} in {time}',

@@ -61,6 +61,7 @@ export const en = {
   'review.score': 'Defect score',
   'review.modelSays': 'Model: {verdict}',
   'review.topClass': 'Most likely: {label} {score}',
+  'review.auditTag': 'Audit sample: the line already got this verdict',
   'review.audit': 'Audit sample: the model was sure, check it anyway',
   'review.waited': 'Waiting {time}',
   'review.timesOutIn': 'Safe verdict {verdict} in {time}',

@@ -280,6 +280,8 @@ export function reviewScreen(app: App): Screen {
         h('span', { class: 'score' }, `${t('review.score')} ${i.defectScore === null ? '–' : i.defectScore.toFixed(2)}`),
       ),
       top ? h('span', { class: 'top' }, t('review.topClass', { label: className(top.label), score: `${Math.round(top.score * 100)} %` })) : null,
+      // Part of the model box so it is never dropped for lack of room: the line already acted on this part.
+      i.audit ? h('span', { class: 'audit-tag', 'data-testid': 'audit-tag' }, icon('eye'), ' ', t('review.auditTag')) : null,
     );
     const findings = h(
       'div',
@@ -372,7 +374,9 @@ export function reviewScreen(app: App): Screen {
       const urgent = left !== null && left < URGENT_MS;
       timer.classList.toggle('urgent', urgent);
       const total = st?.timeoutMs ?? 120_000;
-      const safe = verdictWord(st?.safeVerdict ?? 'fail');
+      // An audit sample that nobody judges keeps the model's verdict, not the station's safe one.
+      const i = item.inspection;
+      const safe = verdictWord(i.audit && i.modelVerdict && i.modelVerdict !== 'review' ? i.modelVerdict : (st?.safeVerdict ?? 'fail'));
       const bar = h('div', { class: 'progress' }, h('i'));
       (bar.firstChild as HTMLElement).style.width = `${left === null ? 0 : Math.max(0, Math.min(100, (left / total) * 100))}%`;
       replace(

@@ -140,7 +140,8 @@ export const engineerInspectionRoutes =
     app.get(
       '/api/inspections/:id/thumbnail',
       {
-        onRequest: access.guard('view'),
+        // The wall display shows recent parts without a login while `hmi.publicStatus` is on (the default).
+        ...(api.ctx.hmi.config.publicStatus ? {} : { onRequest: access.guard('view') }),
         schema: {
           tags: ['inspections'], security: secured,
           summary: 'A small copy of the frame for tables, with or without the findings drawn on it',
