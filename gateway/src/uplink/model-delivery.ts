@@ -51,6 +51,8 @@ export const modelMessageWire = z.discriminatedUnion('transfer', [
 export type ModelMessageWire = z.infer<typeof modelMessageWire>;
 
 export interface ModelDeliveryEvents {
+  /** The broker granted the model topics: packages sent from now on arrive. */
+  listening: [string[]];
   /** A delivery ended: the package registered (or was known), or was refused. */
   finished: [DeliveryOutcome];
 }
@@ -94,6 +96,10 @@ export class ModelDelivery extends EventEmitter<ModelDeliveryEvents> {
   /** One topic per station this gateway serves. */
   filters(): string[] {
     return this.deps.stations.map((s) => stationTopic(this.deps.topics, s, 'model'));
+  }
+
+  subscribed(filters: string[]): void {
+    this.emit('listening', filters);
   }
 
   /** Handle one message; resolves when it may be acknowledged, rejects when it must come again. */

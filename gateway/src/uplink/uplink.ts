@@ -58,6 +58,8 @@ export interface UplinkDeps {
 export interface InboundHandler {
   filters(): string[];
   handle(topic: string, payload: Buffer): Promise<void>;
+  /** The broker granted the subscription (after every connect). */
+  subscribed?(filters: string[]): void;
 }
 
 /**
@@ -300,6 +302,7 @@ export class Uplink {
         return;
       }
       this.deps.log.info({ filters }, `listening for model packages on ${filters.join(', ')}`);
+      this.deps.inbound?.subscribed?.(filters);
     });
   }
 

@@ -20,7 +20,7 @@ export const hmiSchema = z.strictObject({
   cookieSecure: z.boolean().default(false),
   /** Create an admin and a demo operator with well-known PINs when no operator exists yet (printed in the log). Default true. */
   seedDemoUsers: z.boolean().default(true),
-  /** The line status screen, its live feed and part thumbnails work without a login (wall displays); full images and the API still need one. Default true. */
+  /** The line status screen and its live feed work without a login (wall displays); part images and the API still need one. Default true. */
   publicStatus: z.boolean().default(true),
   /** Local times at which shifts start; the status screen's yield counts from the latest. Default 06:00, 14:00, 22:00. */
   shiftStarts: z.array(hhmm).min(1).max(12).default(['06:00', '14:00', '22:00']),

@@ -140,8 +140,7 @@ export const engineerInspectionRoutes =
     app.get(
       '/api/inspections/:id/thumbnail',
       {
-        // The wall display shows recent parts without a login while `hmi.publicStatus` is on (the default).
-        ...(api.ctx.hmi.config.publicStatus ? {} : { onRequest: access.guard('view') }),
+        onRequest: access.guard('view'),
         schema: {
           tags: ['inspections'], security: secured,
           summary: 'A small copy of the frame for tables, with or without the findings drawn on it',
