@@ -3,9 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { pino } from 'pino';
-import type { Frame } from '../gateway/src/camera/frame.js';
-import type { CameraStatus, FrameSource } from '../gateway/src/camera/frame-source.js';
-import { SyntheticLine } from '../gateway/src/camera/synthetic/synthetic-line.js';
 import { parseConfig } from '../gateway/src/config/load.js';
 import type { Inspection } from '../gateway/src/inspect/inspection.js';
 import { resolveThresholds } from '../gateway/src/inspect/policy.js';
@@ -15,26 +12,7 @@ import { openStore } from '../gateway/src/store/store.js';
 import { Detector } from '../gateway/src/vision/detector.js';
 import { prepare } from '../gateway/src/vision/preprocess.js';
 import { percentile } from './machine.js';
-
-/**
- * Replays frames rendered before the clock starts, so the figure is the
- * pipeline's (decode -> preprocess -> infer -> decide -> store), not the renderer's.
- */
-class ReplaySource implements FrameSource {
-  readonly type = 'replay';
-  private n = 0;
-  constructor(private readonly recorded: Frame[]) {}
-  async open(): Promise<void> {}
-  async grab(): Promise<Frame> {
-    const f = this.recorded[this.n++ % this.recorded.length];
-    if (!f) throw new Error('no frames');
-    return { ...f, capturedAt: new Date() };
-  }
-  status(): CameraStatus {
-    return { state: 'ok', lastError: null, framesGrabbed: this.n, framesFailed: 0 };
-  }
-  async close(): Promise<void> {}
-}
+import { recordFrames, RecordedFrames } from './recorded-frames.js';
 
 export interface PipelineFigures {
   bareInferencesPerSecond: number;
@@ -48,10 +26,7 @@ export interface PipelineFigures {
 export async function benchPipeline(opts: { modelPath: string; seconds: number; durable: boolean }): Promise<PipelineFigures> {
   const log = pino({ level: 'silent' });
   const modelCfg = { path: opts.modelPath, providers: ['cpu' as const], intraOpThreads: 0, warmupRuns: 10 };
-  const line = new SyntheticLine({ seed: 7, widthPx: 256, heightPx: 256, defectRate: 0.15, defectKinds: ['scratch', 'dent', 'crack', 'contamination', 'missing_hole'], brightness: 1, format: 'jpeg' });
-  await line.open();
-  const frames: Frame[] = [];
-  for (let i = 0; i < 100; i++) frames.push(await line.grab());
+  const frames = await recordFrames(100, 7);
 
   // Bare: session.run in a loop on a prepared tensor.
   const bare = await Detector.load(modelCfg, log);
@@ -74,7 +49,7 @@ export async function benchPipeline(opts: { modelPath: string; seconds: number; 
   const detector = await Detector.load(modelCfg, log);
   const scfg = cfg.stations[0];
   if (!scfg) throw new Error('no station');
-  const station = new Station(scfg, { source: new ReplaySource(frames), detector, thresholds: resolveThresholds(scfg.policy, detector.manifest.thresholds), store, metrics: new Metrics(), log });
+  const station = new Station(scfg, { source: new RecordedFrames(frames), detector, thresholds: resolveThresholds(scfg.policy, detector.manifest.thresholds), store, metrics: new Metrics(), log });
   await station.start();
   for (let i = 0; i < 20; i++) await station.trigger({ via: 'api' });
   const done: Inspection[] = [];

@@ -4,9 +4,6 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import type { Frame } from '../gateway/src/camera/frame.js';
-import type { CameraStatus, FrameSource } from '../gateway/src/camera/frame-source.js';
-import { SyntheticLine } from '../gateway/src/camera/synthetic/synthetic-line.js';
 import { packageRoot } from '../gateway/src/cli/paths.js';
 import { parseConfig } from '../gateway/src/config/load.js';
 import { resolveThresholds } from '../gateway/src/inspect/policy.js';
@@ -18,6 +15,7 @@ import { routeStackLogs } from '../gateway/src/plc/stack-log.js';
 import { ReviewQueue } from '../gateway/src/review/review-queue.js';
 import { openStore } from '../gateway/src/store/store.js';
 import { Detector } from '../gateway/src/vision/detector.js';
+import { recordFrames, RecordedFrames } from './recorded-frames.js';
 import { describeMachine } from './machine.js';
 
 /**
@@ -55,22 +53,6 @@ export interface PlcLatencyFigures {
   mismatched: number;
 }
 
-/** Frames rendered before the clock starts: the synthetic renderer is CPU work on the event loop, a real camera is not. */
-class RecordedFrames implements FrameSource {
-  readonly type = 'recorded';
-  private next = 0;
-  constructor(private readonly recorded: Frame[]) {}
-  async open(): Promise<void> {}
-  async grab(): Promise<Frame> {
-    const f = this.recorded[this.next++ % this.recorded.length] as Frame;
-    return { ...f, capturedAt: new Date() };
-  }
-  status(): CameraStatus {
-    return { state: 'ok', lastError: null, framesGrabbed: this.next, framesFailed: 0 };
-  }
-  async close(): Promise<void> {}
-}
-
 export async function plcLatency(opts: PlcLatencyOptions): Promise<PlcLatencyFigures> {
   const parts = opts.parts ?? 100;
   const dir = mkdtempSync(join(tmpdir(), 'loupe-bench-plc-'));
@@ -91,10 +73,7 @@ export async function plcLatency(opts: PlcLatencyOptions): Promise<PlcLatencyFig
   const store = openStore(cfg.store, log);
   const metrics = new Metrics();
   const detector = await Detector.load(stationCfg.model, log);
-  const synthetic = new SyntheticLine({ seed: 5, widthPx: 256, heightPx: 256, defectRate: 0.15, defectKinds: ['scratch', 'dent', 'crack', 'contamination', 'missing_hole'], brightness: 1, format: 'jpeg' });
-  await synthetic.open();
-  const frames: Frame[] = [];
-  for (let i = 0; i < 50; i++) frames.push(await synthetic.grab());
+  const frames = await recordFrames(50, 5);
   const station = new Station(stationCfg, { source: new RecordedFrames(frames), detector, thresholds: resolveThresholds(stationCfg.policy, detector.manifest.thresholds), store, metrics, log });
   const review = new ReviewQueue({ store, stations: new Map([[stationCfg.id, { review: stationCfg.review, defectLabels: () => [] }]]), buildCorrection: (_i, d) => ({ messageId: d.id, payload: {} }), metrics, log });
   station.on('inspected', (i) => review.add(i));
