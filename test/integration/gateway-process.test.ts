@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { tempDir } from '../helpers/test-config.js';
 
 const tmp = tempDir('loupe-process-');
@@ -43,6 +43,10 @@ describe('gateway process', () => {
       for (const p of parts) lines.push(JSON.parse(p) as LogLine);
     });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // Whatever fails below, no gateway outlives the test.
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
     const waitFor = async (pred: (l: LogLine) => boolean) => {
       const deadline = Date.now() + 20_000;
       while (Date.now() < deadline) {

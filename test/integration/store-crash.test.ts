@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openStore } from '../../gateway/src/store/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'loupe-crash-'));
@@ -12,6 +12,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('store crash safety', () => {
   it('loses no committed inspection or its image when the process is killed with SIGKILL mid-write', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/store-writer.ts', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
     const committed: string[] = [];
     let buf = '';
     await new Promise<void>((resolve) => {
