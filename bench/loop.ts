@@ -28,7 +28,7 @@
  * (parts sent to an operator), and the verdict latency.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -202,6 +202,13 @@ function pooled(ws: Window[]): Window {
   );
 }
 
+/** Progress worth echoing: not torch's export warnings, and of the training progress only each epoch's last line. */
+function shown(line: string): boolean {
+  if (!line.trim() || /UserWarning|_C\._jit|shape_type_inference/.test(line)) return false;
+  const batch = /batch (\d+)\/(\d+)/.exec(line);
+  return batch === null || batch[1] === batch[2];
+}
+
 /** Run a command, echoing its stderr lines with a prefix (training progress); resolves with stdout. */
 function runShown(cmd: string, args: string[], prefix: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -213,7 +220,7 @@ function runShown(cmd: string, args: string[], prefix: string): Promise<string> 
       pending += d.toString();
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
-      for (const l of lines) if (l.trim() && !/UserWarning|_C\._jit|shape_type_inference/.test(l)) say(`${prefix}${l}`);
+      for (const l of lines) if (shown(l)) say(`${prefix}${l}`);
     });
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args[0] ?? ''} exited with ${code}`))));
@@ -253,7 +260,17 @@ async function login(gw: Gateway): Promise<string> {
   return cookie;
 }
 
+/** Training needs a Python with torch, numpy and onnx; say so before running the line for minutes. */
+async function checkPython(): Promise<void> {
+  try {
+    await runShown(python, ['-c', 'import torch, numpy, onnx'], '    ');
+  } catch {
+    throw new Error(`${python} cannot import torch, numpy and onnx: install them (Debian: python3-torch python3-numpy python3-onnx) or pass --python PATH`);
+  }
+}
+
 async function main(): Promise<void> {
+  await checkPython();
   say(`Loupe loop benchmark: drift, corrections, fine-tune, shadow, promote\n${describeMachine()}`);
   say(`line     synthetic, defect rate ${DEFECT_RATE}, windows of ${WINDOW} parts; drift: brightness ${BRIGHTNESS}`);
   say(`dataset  ${useBroker ? 'outbox -> Mosquitto -> dataset-sink -> pack (real path)' : 'packed directly from the decisions with DatasetSplit (no broker)'}`);
@@ -367,7 +384,6 @@ async function main(): Promise<void> {
     await sink?.stop();
     await broker?.close();
     if (!values.keep) rmSync(work, { recursive: true, force: true });
-    else mkdirSync(work, { recursive: true });
   }
 }
 

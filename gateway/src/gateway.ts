@@ -143,6 +143,12 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
           },
         )
       : null;
+    if (modelDelivery) {
+      // Deliveries a previous run received but did not judge are judged now, beside the line.
+      const delivery = modelDelivery;
+      void delivery.resume().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'unfinished model deliveries could not be resumed'));
+      cleanups.unshift(() => Promise.race([delivery.idle(), new Promise<void>((r) => setTimeout(r, cfg.gateway.shutdownGraceMs).unref())]));
+    }
     const uplink = new Uplink(cfg.uplink, { origin, stations: [...stations.keys()], store, metrics, log: log.child({ component: 'uplink' }), publicUrl: () => url, ...(modelDelivery ? { inbound: modelDelivery } : {}) });
     links.push(uplink.linkStatus());
     review.on('settled', () => uplink.wake());

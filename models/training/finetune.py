@@ -33,6 +33,7 @@ import os
 import re
 import sys
 import time
+import warnings
 
 import numpy as np
 import onnx
@@ -290,12 +291,10 @@ def measure(net, samples, labels, good, thresholds, mean, std):
     if len(samples) == 0:
         return None
     probs, _ = train.predict(net, samples, mean, std)
-    with np.errstate(invalid="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return clean(train.evaluate(probs, samples.targets, labels, good, thresholds))
+    # A set without defective (or without good) parts has no recall: evaluate says NaN, the card says n/a.
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return clean(train.evaluate(probs, samples.targets, labels, good, thresholds))
 
 
 def pct(v):

@@ -155,19 +155,30 @@ export class ModelLifecycle {
   /**
    * Make `modelId@version` the station's model from the next part on. Needs
    * the newest shadow run of that package on this station to pass the gate,
-   * unless `force` (recorded as such). A shadow run of the package stops first.
+   * unless `force` (recorded as such). A shadow run stops first: its
+   * comparisons were against the model being replaced.
    */
   promote(stationId: string, modelId: string, version: string, who: Actor & { force: boolean }): Promise<ModelRef> {
     return this.exclusive(stationId, async () => {
       const sm = this.models(stationId);
       const pkg = this.deps.registry.get(modelId, version);
+      const active = sm.current.ref;
+      if (active.source === 'registry' && active.modelId === modelId && active.version === version) {
+        throw new LoupeError('LOUPE_ERR_MODEL_ALREADY_ACTIVE', `${modelId}@${version} already runs on station ${stationId}`);
+      }
+      sm.assertInControl();
       let report: ShadowReport | null = null;
       try {
         report = this.report(stationId, { modelId, version });
       } catch {
         report = null;
       }
-      const gate = report?.gate ?? { ok: false, reasons: [`${modelId}@${version} never ran in shadow on station ${stationId}`] };
+      const gate = report ? { ok: report.gate.ok, reasons: [...report.gate.reasons] } : { ok: false, reasons: [`${modelId}@${version} never ran in shadow on station ${stationId}`] };
+      const lastSwitch = this.deps.registry.repo.switches(stationId).at(-1);
+      if (report && lastSwitch && Date.parse(report.startedAt) < lastSwitch.at.getTime()) {
+        gate.ok = false;
+        gate.reasons.push(`its shadow run ${report.runId} compared it with the model the station ran before its last ${lastSwitch.action}: shadow it again`);
+      }
       const evidence = report ? { run: report.runId, parts: report.parts, confirmed: report.confirmed.parts, activeCost: report.confirmed.active.cost, candidateCost: report.confirmed.candidate.cost, agreement: report.agreement.share } : null;
       if (!gate.ok && !who.force) {
         this.record(stationId, 'promote-refused', pkg, who, { reasons: gate.reasons, evidence });
@@ -176,15 +187,26 @@ export class ModelLifecycle {
         });
       }
       const live = this.deps.shadows.current(stationId);
-      if (live && live.run.modelId === modelId && live.run.version === version) await this.stopShadowNow(stationId, { actor: who.actor, reason: `promoted: ${who.reason}` });
+      if (live) {
+        const itself = live.run.modelId === modelId && live.run.version === version;
+        await this.stopShadowNow(stationId, { actor: who.actor, reason: itself ? `promoted: ${who.reason}` : `the active model changed (promotion of ${modelId}@${version})` });
+      }
       return sm.promote(pkg, { actor: who.actor, reason: who.reason, detail: { forced: !gate.ok, gate: gate.reasons, evidence } });
     });
   }
 
-  /** Return the station to the model it ran before its current promotion. Never gated: that model was on the line. */
+  /**
+   * Return the station to the model it ran before its current promotion.
+   * Never gated: that model was on the line. A shadow run stops (it compared
+   * against the model being replaced).
+   */
   rollback(stationId: string, who: Actor): Promise<ModelRef> {
     return this.exclusive(stationId, async () => {
-      return this.models(stationId).rollback(who);
+      const sm = this.models(stationId);
+      sm.assertInControl();
+      if (sm.rollbackTarget() === null) return sm.rollback(who);
+      if (this.deps.shadows.current(stationId)) await this.stopShadowNow(stationId, { actor: who.actor, reason: 'the active model changed (rollback)' });
+      return sm.rollback(who);
     });
   }
 

@@ -57,30 +57,45 @@ export interface ModelDeliveryEvents {
   finished: [DeliveryOutcome];
 }
 
-interface ChunkHeader {
+/** What a delivery folder holds besides its chunks: everything needed to finish it after a restart. */
+interface DeliveryHeader {
+  deliveryId: string;
   station: string;
+  transfer: ModelMessageWire['transfer'];
   sha256: string;
   bytes: number;
+  /** Chunks that make up model.onnx (1 for inline, 0 for reference). */
   count: number;
+  url: string | null;
+  manifest: Record<string, unknown>;
+  card: string | null;
+  reason: string;
   firstAt: number;
 }
 
+const HEADER = 'header.json';
+
 /**
- * The gateway's receiving end for model packages. Each message is
- * acknowledged only after it is on disk (chunks) or the package was judged
- * (registered or refused); a failure to write is not acknowledged, so the
- * broker sends the message again on the next connection. A refused package
- * is acknowledged: sending it again would not make it better.
+ * The gateway's receiving end for model packages. A message is
+ * acknowledged as soon as what it carries is on disk, under
+ * `<incomingDir>/<deliveryId>/`; verification runs afterwards, one package
+ * at a time, so a large package never holds up the broker connection the
+ * corrections travel on. A failure to write is not acknowledged: the broker
+ * sends the message again on the next connection. A delivery left complete
+ * but unjudged by a crash is finished at the next start; a refused package
+ * is recorded and not retried (sending it again would not make it better).
  */
 export class ModelDelivery extends EventEmitter<ModelDeliveryEvents> {
-  private queue: Promise<unknown> = Promise.resolve();
+  private receiving: Promise<unknown> = Promise.resolve();
+  private judging: Promise<unknown> = Promise.resolve();
+  private readonly scheduled = new Set<string>();
 
   constructor(
     private readonly cfg: ModelsConfig['delivery'] & { maxPackageBytes: number },
     private readonly deps: {
       topics: TopicOrigin;
       stations: readonly string[];
-      /** Where chunks wait for the rest of their package. */
+      /** Where deliveries wait to be complete and judged. */
       incomingDir: string;
       repo: ModelRegistryRepo;
       register: (p: IncomingPackage) => Promise<IntakeResult>;
@@ -102,104 +117,153 @@ export class ModelDelivery extends EventEmitter<ModelDeliveryEvents> {
     this.emit('listening', filters);
   }
 
+  /** Finish deliveries a previous process received completely but did not judge; drop stale partial ones. */
+  async resume(): Promise<void> {
+    for (const id of await this.deliveryDirs()) {
+      const h = await this.readHeader(id);
+      if (h && (await this.complete(h))) this.schedule(h);
+    }
+    await this.sweep();
+  }
+
   /** Handle one message; resolves when it may be acknowledged, rejects when it must come again. */
   handle(topic: string, payload: Buffer): Promise<void> {
-    const run = this.queue.then(() => this.handleNow(topic, payload));
-    this.queue = run.catch(() => undefined);
+    const run = this.receiving.then(() => this.receive(topic, payload));
+    this.receiving = run.catch(() => undefined);
     return run;
   }
 
-  private async handleNow(topic: string, payload: Buffer): Promise<void> {
+  /** Resolves when every delivery received so far has been judged (tests, orderly stop). */
+  async idle(): Promise<void> {
+    await this.receiving;
+    await this.judging;
+  }
+
+  private async receive(topic: string, payload: Buffer): Promise<void> {
     await this.sweep();
-    const station = this.deps.stations.find((s) => stationTopic(this.deps.topics, s, 'model') === topic);
     let msg: ModelMessageWire;
     try {
-      if (!station) throw new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `${topic} is not a model topic of this gateway`);
-      let json: unknown;
-      try {
-        json = JSON.parse(payload.toString('utf8'));
-      } catch (err) {
-        throw new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `not JSON: ${errorMessage(err)}`);
-      }
-      const parsed = modelMessageWire.safeParse(json);
-      if (!parsed.success) {
-        const version = (json as { schemaVersion?: unknown } | null)?.schemaVersion;
-        const why = typeof version === 'number' && version > 1 ? `schemaVersion ${version} is newer than this gateway knows (1): upgrade it` : parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-        throw new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `not a valid loupe.model message: ${why}`);
-      }
-      msg = parsed.data;
-      if (msg.station !== station) throw new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `message names station "${msg.station}" but came on the topic of "${station}"`);
-      if (msg.bytes > this.cfg.maxPackageBytes) throw new LoupeError('LOUPE_ERR_MODEL_TOO_LARGE', `model.onnx of ${msg.bytes} bytes is over models.maxPackageMb`);
+      msg = this.parse(topic, payload);
     } catch (err) {
       if (!isLoupeError(err)) throw err;
       this.deps.metrics.modelDeliveries.inc({ transfer: 'unknown', outcome: 'refused' });
       this.deps.log.warn({ code: err.code, topic }, `model message on ${topic} ignored: ${err.message}`);
       return;
     }
-
-    const done = this.deps.repo.delivery(msg.deliveryId);
-    if (done) {
-      this.deps.log.debug({ deliveryId: msg.deliveryId }, 'model delivery already finished; redelivered message ignored');
+    if (this.deps.repo.delivery(msg.deliveryId) || this.scheduled.has(msg.deliveryId)) {
+      this.deps.log.debug({ deliveryId: msg.deliveryId }, 'model delivery already received; repeated message ignored');
       return;
     }
-    let onnx: Buffer | null;
-    try {
-      onnx = await this.receive(msg);
-    } catch (err) {
-      if (!isLoupeError(err) || err.code === 'LOUPE_ERR_STORE_WRITE') throw err;
-      return this.finish(msg, null, err);
+    const dir = join(this.deps.incomingDir, msg.deliveryId);
+    const header: DeliveryHeader = {
+      deliveryId: msg.deliveryId,
+      station: msg.station,
+      transfer: msg.transfer,
+      sha256: msg.sha256.toLowerCase(),
+      bytes: msg.bytes,
+      count: msg.transfer === 'chunked' ? msg.chunk.count : msg.transfer === 'inline' ? 1 : 0,
+      url: msg.transfer === 'reference' ? msg.url : null,
+      manifest: msg.manifest,
+      card: msg.card,
+      reason: msg.reason,
+      firstAt: this.now(),
+    };
+    const stored = await this.readHeader(msg.deliveryId);
+    if (stored && (stored.sha256 !== header.sha256 || stored.bytes !== header.bytes || stored.count !== header.count || stored.station !== header.station || stored.transfer !== header.transfer)) {
+      await rm(dir, { recursive: true, force: true });
+      return this.refuse(header, new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `a message of delivery ${msg.deliveryId} describes another package than the one before it`));
     }
-    if (onnx === null) return; // more chunks to come
+    let chunk: { index: number; data: Buffer } | null = null;
     try {
-      if (onnx.length !== msg.bytes) throw new LoupeError('LOUPE_ERR_MODEL_PACKAGE', `model.onnx arrived with ${onnx.length} bytes, the message says ${msg.bytes}`);
-      const result = await this.deps.register({
-        manifest: msg.manifest,
-        onnx,
-        card: msg.card,
-        sha256: msg.sha256.toLowerCase(),
-        source: 'mqtt',
-        actor: `mqtt:${msg.deliveryId}`,
-        station: msg.station,
-        reason: msg.reason,
-      });
-      await this.finish(msg, result, null);
+      if (msg.transfer === 'chunked') {
+        if (msg.chunk.index >= msg.chunk.count) throw new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `chunk index ${msg.chunk.index} is not below count ${msg.chunk.count}`);
+        chunk = { index: msg.chunk.index, data: decode(msg.chunk.data) };
+      } else if (msg.transfer === 'inline') {
+        chunk = { index: 0, data: decode(msg.data) };
+      }
     } catch (err) {
-      if (!isLoupeError(err) || err.code === 'LOUPE_ERR_STORE_WRITE') throw err;
-      await this.finish(msg, null, err);
+      if (!isLoupeError(err)) throw err;
+      await rm(dir, { recursive: true, force: true });
+      return this.refuse(header, err);
+    }
+    try {
+      await mkdir(dir, { recursive: true });
+      if (!stored) await writeAtomic(join(dir, HEADER), Buffer.from(JSON.stringify(header)));
+      if (chunk) await writeAtomic(join(dir, `${chunk.index}.part`), chunk.data);
+    } catch (err) {
+      throw new LoupeError('LOUPE_ERR_STORE_WRITE', `cannot keep model delivery ${msg.deliveryId} under ${this.deps.incomingDir}: ${errorMessage(err)}`, { cause: err });
+    }
+    const h = stored ?? header;
+    if (await this.complete(h)) this.schedule(h);
+    else this.deps.log.debug({ deliveryId: h.deliveryId, chunk: chunk?.index }, 'model chunk stored');
+  }
+
+  private parse(topic: string, payload: Buffer): ModelMessageWire {
+    const station = this.deps.stations.find((s) => stationTopic(this.deps.topics, s, 'model') === topic);
+    if (!station) throw new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `${topic} is not a model topic of this gateway`);
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch (err) {
+      throw new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `not JSON: ${errorMessage(err)}`);
+    }
+    const parsed = modelMessageWire.safeParse(json);
+    if (!parsed.success) {
+      const version = (json as { schemaVersion?: unknown } | null)?.schemaVersion;
+      const why = typeof version === 'number' && version > 1 ? `schemaVersion ${version} is newer than this gateway knows (1): upgrade it` : parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      throw new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `not a valid loupe.model message: ${why}`);
+    }
+    const msg = parsed.data;
+    if (msg.station !== station) throw new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `message names station "${msg.station}" but came on the topic of "${station}"`);
+    if (msg.bytes > this.cfg.maxPackageBytes) throw new LoupeError('LOUPE_ERR_MODEL_TOO_LARGE', `model.onnx of ${msg.bytes} bytes is over models.maxPackageMb`);
+    return msg;
+  }
+
+  private async complete(h: DeliveryHeader): Promise<boolean> {
+    if (h.count === 0) return true;
+    const names = new Set(await readdir(join(this.deps.incomingDir, h.deliveryId)).catch(() => [] as string[]));
+    for (let i = 0; i < h.count; i++) if (!names.has(`${i}.part`)) return false;
+    return true;
+  }
+
+  /** Judge a complete delivery after the ones before it; the message that completed it is acknowledged meanwhile. */
+  private schedule(h: DeliveryHeader): void {
+    if (this.scheduled.has(h.deliveryId)) return;
+    this.scheduled.add(h.deliveryId);
+    const run = this.judging.then(() => this.judge(h));
+    this.judging = run.catch((err: unknown) => {
+      // The package stays on disk and is judged again at the next start.
+      this.deps.log.error({ err: errorMessage(err), deliveryId: h.deliveryId }, `model delivery ${h.deliveryId} could not be judged now: ${errorMessage(err)}; retried at the next start`);
+    });
+  }
+
+  private async judge(h: DeliveryHeader): Promise<void> {
+    try {
+      let onnx: Buffer;
+      try {
+        onnx = h.url !== null ? await this.fetchPackage(h.url, h.bytes) : await this.assemble(h);
+        if (onnx.length !== h.bytes) throw new LoupeError('LOUPE_ERR_MODEL_PACKAGE', `model.onnx arrived with ${onnx.length} bytes, the message says ${h.bytes}`);
+      } catch (err) {
+        if (!isLoupeError(err)) throw err;
+        return await this.refuse(h, err);
+      }
+      let result: IntakeResult;
+      try {
+        result = await this.deps.register({ manifest: h.manifest, onnx, card: h.card, sha256: h.sha256, source: 'mqtt', actor: `mqtt:${h.deliveryId}`, station: h.station, reason: h.reason });
+      } catch (err) {
+        if (!isLoupeError(err) || err.code === 'LOUPE_ERR_STORE_WRITE') throw err;
+        return await this.refuse(h, err);
+      }
+      await this.finish(h, result, null);
+    } finally {
+      this.scheduled.delete(h.deliveryId);
     }
   }
 
-  /** The whole model.onnx once it is all here, else null (a chunk was stored). */
-  private async receive(msg: ModelMessageWire): Promise<Buffer | null> {
-    if (msg.transfer === 'inline') return decode(msg.data);
-    if (msg.transfer === 'reference') return this.fetchPackage(msg.url, msg.bytes);
-    const dir = join(this.deps.incomingDir, msg.deliveryId);
-    const headerFile = join(dir, 'header.json');
-    const expected: ChunkHeader = { station: msg.station, sha256: msg.sha256.toLowerCase(), bytes: msg.bytes, count: msg.chunk.count, firstAt: this.now() };
-    let stored: ChunkHeader | null = null;
-    try {
-      stored = JSON.parse(await readFile(headerFile, 'utf8')) as ChunkHeader;
-    } catch {
-      stored = null;
-    }
-    if (stored && (stored.sha256 !== expected.sha256 || stored.bytes !== expected.bytes || stored.count !== expected.count || stored.station !== expected.station)) {
-      await rm(dir, { recursive: true, force: true });
-      throw new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `chunk ${msg.chunk.index} of delivery ${msg.deliveryId} describes another package than the chunks before it`);
-    }
-    if (msg.chunk.index >= msg.chunk.count) throw new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `chunk index ${msg.chunk.index} is not below count ${msg.chunk.count}`);
-    const data = decode(msg.chunk.data);
-    try {
-      await mkdir(dir, { recursive: true });
-      if (!stored) await writeAtomic(headerFile, Buffer.from(JSON.stringify(expected)));
-      await writeAtomic(join(dir, `${msg.chunk.index}.part`), data);
-    } catch (err) {
-      throw new LoupeError('LOUPE_ERR_STORE_WRITE', `cannot keep chunk ${msg.chunk.index} of model delivery ${msg.deliveryId}: ${errorMessage(err)}`, { cause: err });
-    }
-    const have = (await readdir(dir)).filter((f) => /^\d+\.part$/.test(f)).length;
-    this.deps.log.debug({ deliveryId: msg.deliveryId, chunk: msg.chunk.index, have, of: msg.chunk.count }, 'model chunk stored');
-    if (have < msg.chunk.count) return null;
+  private async assemble(h: DeliveryHeader): Promise<Buffer> {
+    const dir = join(this.deps.incomingDir, h.deliveryId);
     const parts: Buffer[] = [];
-    for (let i = 0; i < msg.chunk.count; i++) parts.push(await readFile(join(dir, `${i}.part`)));
+    for (let i = 0; i < h.count; i++) parts.push(await readFile(join(dir, `${i}.part`)));
     return Buffer.concat(parts);
   }
 
@@ -219,56 +283,59 @@ export class ModelDelivery extends EventEmitter<ModelDeliveryEvents> {
     return data;
   }
 
-  private async finish(msg: ModelMessageWire, result: IntakeResult | null, err: LoupeError | null): Promise<void> {
+  private refuse(h: DeliveryHeader, err: LoupeError): Promise<void> {
+    return this.finish(h, null, err);
+  }
+
+  private async finish(h: DeliveryHeader, result: IntakeResult | null, err: LoupeError | null): Promise<void> {
     const m = result?.package;
-    const manifestId = typeof msg.manifest.id === 'string' ? msg.manifest.id : null;
-    const manifestVersion = typeof msg.manifest.version === 'string' ? msg.manifest.version : null;
     const reason = err ? String((err.details as { reason?: unknown } | undefined)?.reason ?? err.code) : null;
     const outcome: DeliveryOutcome = {
-      deliveryId: msg.deliveryId,
-      station: msg.station,
-      modelId: m?.modelId ?? manifestId,
-      version: m?.version ?? manifestVersion,
-      sha256: msg.sha256.toLowerCase(),
-      transfer: msg.transfer,
+      deliveryId: h.deliveryId,
+      station: h.station,
+      modelId: m?.modelId ?? (typeof h.manifest.id === 'string' ? h.manifest.id : null),
+      version: m?.version ?? (typeof h.manifest.version === 'string' ? h.manifest.version : null),
+      sha256: h.sha256,
+      transfer: h.transfer,
       state: err ? 'refused' : 'registered',
-      code: err ? reason : null,
+      code: reason,
       message: err ? err.message.slice(0, 1000) : result?.created === false ? 'already registered' : null,
       finishedAt: new Date(this.now()),
     };
     this.deps.repo.recordDelivery(outcome);
-    if (msg.transfer === 'chunked') await rm(join(this.deps.incomingDir, msg.deliveryId), { recursive: true, force: true });
-    this.deps.metrics.modelDeliveries.inc({ transfer: msg.transfer, outcome: outcome.state });
-    const line = { deliveryId: msg.deliveryId, station: msg.station, model: outcome.modelId, version: outcome.version, transfer: msg.transfer, code: outcome.code };
-    if (err) this.deps.log.warn(line, `model delivery ${msg.deliveryId} for station ${msg.station} refused: ${err.message}`);
-    else this.deps.log.info(line, `model delivery ${msg.deliveryId}: ${outcome.modelId}@${outcome.version} ${result?.created === false ? 'was already registered' : 'registered'}`);
+    await rm(join(this.deps.incomingDir, h.deliveryId), { recursive: true, force: true });
+    this.deps.metrics.modelDeliveries.inc({ transfer: h.transfer, outcome: outcome.state });
+    const line = { deliveryId: h.deliveryId, station: h.station, model: outcome.modelId, version: outcome.version, transfer: h.transfer, code: outcome.code };
+    if (err) this.deps.log.warn(line, `model delivery ${h.deliveryId} for station ${h.station} refused: ${err.message}`);
+    else this.deps.log.info(line, `model delivery ${h.deliveryId}: ${outcome.modelId}@${outcome.version} ${result?.created === false ? 'was already registered' : 'registered'}`);
     this.emit('finished', outcome);
   }
 
   /** Drop chunked deliveries that stayed incomplete for longer than models.delivery.incompleteTimeoutH. */
-  async sweep(): Promise<void> {
-    let names: string[];
-    try {
-      names = await readdir(this.deps.incomingDir);
-    } catch {
-      return;
-    }
+  private async sweep(): Promise<void> {
     const limit = this.cfg.incompleteTimeoutH * 3_600_000;
-    for (const id of names) {
-      const dir = join(this.deps.incomingDir, id);
-      let h: ChunkHeader;
-      try {
-        h = JSON.parse(await readFile(join(dir, 'header.json'), 'utf8')) as ChunkHeader;
-      } catch {
-        continue;
-      }
-      if (this.now() - h.firstAt < limit) continue;
-      const have = (await readdir(dir)).filter((f) => f.endsWith('.part')).length;
-      const err = new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `only ${have} of ${h.count} chunks arrived within models.delivery.incompleteTimeoutH (${this.cfg.incompleteTimeoutH} h)`);
-      this.deps.repo.recordDelivery({ deliveryId: id, station: h.station, modelId: null, version: null, sha256: h.sha256, transfer: 'chunked', state: 'refused', code: err.code, message: err.message, finishedAt: new Date(this.now()) });
-      await rm(dir, { recursive: true, force: true });
-      this.deps.metrics.modelDeliveries.inc({ transfer: 'chunked', outcome: 'refused' });
-      this.deps.log.warn({ deliveryId: id, station: h.station, have, count: h.count }, `model delivery ${id} dropped: ${err.message}`);
+    for (const id of await this.deliveryDirs()) {
+      if (this.scheduled.has(id)) continue;
+      const h = await this.readHeader(id);
+      if (!h || this.now() - h.firstAt < limit || (await this.complete(h))) continue;
+      const have = (await readdir(join(this.deps.incomingDir, id))).filter((f) => f.endsWith('.part')).length;
+      await this.refuse(h, new LoupeError('LOUPE_ERR_MODEL_DELIVERY', `only ${have} of ${h.count} chunks arrived within models.delivery.incompleteTimeoutH (${this.cfg.incompleteTimeoutH} h)`));
+    }
+  }
+
+  private async deliveryDirs(): Promise<string[]> {
+    try {
+      return (await readdir(this.deps.incomingDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch {
+      return [];
+    }
+  }
+
+  private async readHeader(id: string): Promise<DeliveryHeader | null> {
+    try {
+      return JSON.parse(await readFile(join(this.deps.incomingDir, id, HEADER), 'utf8')) as DeliveryHeader;
+    } catch {
+      return null;
     }
   }
 

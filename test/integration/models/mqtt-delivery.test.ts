@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +7,8 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryOutcome } from '../../../gateway/src/store/model-registry.js';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.js';
-import { startTestGateway, type TestGateway } from '../../helpers/gateway-harness.js';
+import { startTestGateway, waitFor, type TestGateway } from '../../helpers/gateway-harness.js';
+import { expectNoOpenSockets } from '../../helpers/plc-leaks.js';
 import { demoVersion, incoming, removeVariants, sha256, station } from './model-fixtures.js';
 
 const TOPIC = 'loupe/v1/site/line/station-1/model';
@@ -43,6 +45,7 @@ describe('model packages over MQTT (real Mosquitto)', () => {
     await broker?.close();
     await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
     removeVariants();
+    await expectNoOpenSockets();
   });
 
   /** Publish the messages, then wait (bounded) for the delivery to finish. */
@@ -105,6 +108,30 @@ describe('model packages over MQTT (real Mosquitto)', () => {
     const part = await gw.gateway.stations.get('station-1')?.trigger({ via: 'api' });
     expect(part).toMatchObject({ state: expect.not.stringMatching(/^error$/), modelVersion: '1.0.0' });
     expect(gw.gateway.store.db.prepare('SELECT state, code FROM model_delivery WHERE delivery_id = ?').get('dlv-corrupt')).toEqual({ state: 'refused', code: 'LOUPE_ERR_MODEL_HASH' });
+  });
+
+  it('judges at start a delivery received before a restart, and drops a partial one past its time', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'loupe-test-'));
+    const incomingDir = join(dataDir, 'models', '.incoming');
+    const { p, h } = header('2.5.0', 'dlv-resumed');
+    const write = (id: string, head: object, parts: Buffer[]) => {
+      mkdirSync(join(incomingDir, id), { recursive: true });
+      writeFileSync(join(incomingDir, id, 'header.json'), JSON.stringify(head));
+      parts.forEach((b, i) => writeFileSync(join(incomingDir, id, `${i}.part`), b));
+    };
+    write('dlv-resumed', { ...h, deliveryId: 'dlv-resumed', transfer: 'chunked', count: 2, url: null, firstAt: Date.now() }, [p.onnx.subarray(0, 1000), p.onnx.subarray(1000)]);
+    write('dlv-stale', { ...h, deliveryId: 'dlv-stale', transfer: 'chunked', count: 3, url: null, firstAt: Date.now() - 48 * 3_600_000 }, [p.onnx.subarray(0, 1000)]);
+    const restarted = await startTestGateway({ dataDir, config: { stations: [station()] } });
+    try {
+      const state = (id: string) => restarted.gateway.store.db.prepare('SELECT state, code FROM model_delivery WHERE delivery_id = ?').get(id);
+      const leftover = () => existsSync(join(incomingDir, 'dlv-resumed')) || existsSync(join(incomingDir, 'dlv-stale'));
+      await waitFor(() => state('dlv-resumed') !== undefined && state('dlv-stale') !== undefined && !leftover(), 20_000, 'both deliveries judged and cleared');
+      expect(state('dlv-resumed')).toEqual({ state: 'registered', code: null });
+      expect(state('dlv-stale')).toEqual({ state: 'refused', code: 'LOUPE_ERR_MODEL_DELIVERY' });
+      expect(restarted.gateway.models.packages().map((x) => x.version)).toEqual(['2.5.0']);
+    } finally {
+      await restarted.cleanup();
+    }
   });
 
   it('fetches a package sent by reference and checks it the same way', async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoupeError, type LoupeError } from '../../../gateway/src/errors.js';
 import type { Inspection } from '../../../gateway/src/inspect/inspection.js';
 import { loginCookie, startTestGateway, triggerPart, type TestGateway } from '../../helpers/gateway-harness.js';
+import { expectNoOpenSockets } from '../../helpers/plc-leaks.js';
 import { demoVersion, incoming, removeVariants, sha256, station, variant } from './model-fixtures.js';
 
 async function refusal(p: Promise<unknown>): Promise<LoupeError> {
@@ -26,6 +27,7 @@ describe('model packages: verified before use, refused with a reason, the line k
   afterAll(async () => {
     await gw?.cleanup();
     removeVariants();
+    await expectNoOpenSockets();
   });
 
   it('registers a verified package once, with its sha256, and takes the same package again without change', async () => {

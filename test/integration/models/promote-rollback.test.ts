@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isLoupeError } from '../../../gateway/src/errors.js';
 import type { Inspection } from '../../../gateway/src/inspect/inspection.js';
 import { loginCookie, startTestGateway, waitFor, type TestGateway } from '../../helpers/gateway-harness.js';
+import { expectNoOpenSockets } from '../../helpers/plc-leaks.js';
 import { demoVersion, incoming, removeVariants, station } from './model-fixtures.js';
 
 /** Every part the store holds for the station, in trigger order. */
@@ -15,6 +16,7 @@ describe('promotion and rollback take effect between parts', () => {
   afterAll(async () => {
     for (const g of gateways) await g.cleanup();
     removeVariants();
+    await expectNoOpenSockets();
   });
 
   it('switches a free-running line forth and back without losing, repeating or failing a part, and records who and why', async () => {

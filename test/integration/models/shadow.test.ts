@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Inspection } from '../../../gateway/src/inspect/inspection.js';
 import { loginCookie, startTestGateway, waitFor, type TestGateway } from '../../helpers/gateway-harness.js';
+import { expectNoOpenSockets } from '../../helpers/plc-leaks.js';
 import { demoVersion, incoming, removeVariants, station } from './model-fixtures.js';
 
 /** A candidate that fails every part: whatever it says must never show on the line. */
@@ -35,6 +36,7 @@ describe('shadow mode', () => {
   afterAll(async () => {
     for (const g of gateways) await g.cleanup();
     removeVariants();
+    await expectNoOpenSockets();
   });
 
   it('leaves every announced verdict and stored row exactly as without a shadow, and records what the candidate said', async () => {
