@@ -99,7 +99,7 @@ export const migrations: readonly { version: number; name: string; sql: string }
     `,
   },
   {
-    version: 4,
+    version: 3,
     name: 'API tokens, API write audit, indexes for the engineer API',
     sql: `
       -- Tokens for scripts. Only a hash is stored: the token is shown once, when created.
@@ -138,7 +138,7 @@ export const migrations: readonly { version: number; name: string; sql: string }
     `,
   },
   {
-    version: 5,
+    version: 4,
     name: 'model registry, activations, shadow runs, model deliveries',
     sql: `
       -- Packages the gateway verified and keeps under models.registryDir: one row per model id and version.
