@@ -3,6 +3,7 @@ import { h, replace } from '../dom.js';
 import type { Session } from '../types.js';
 import { confusionTable, fmtShare, paretoChart, pChart, yieldChart } from './charts.js';
 import { PartDialog } from './detail.js';
+import { ModelsPanel } from './models.js';
 import { apiQuery, filterBar, readState, stateToSearch, type FilterState } from './filters.js';
 import { currentSession, loginForm } from './session.js';
 import { InspectionTable } from './table.js';
@@ -11,7 +12,8 @@ import type { Confusion, Escapes, Facets, Pareto, PChart, Proportion, Summary, Y
 /**
  * The engineer dashboard (/dashboard): yield, first-pass yield, Pareto,
  * p-chart, confusion matrix and escape estimate for a filter, the matching
- * inspections with thumbnails, one part with its overlay, and exports.
+ * inspections with thumbnails, one part with its overlay, exports, and each
+ * station's models (promote and roll back, models.ts).
  * Everything comes from the engineer API with the HMI session cookie.
  */
 const root = document.getElementById('dashboard') as HTMLElement;
@@ -87,6 +89,7 @@ async function dashboard(session: Session): Promise<void> {
   const fmtTime = (iso: string) => timeFmt.format(new Date(iso));
   const dialog = new PartDialog(fmtTime);
   const table = new InspectionTable(fmtTime, (row) => void dialog.show(row.id).catch(showError));
+  const models = new ModelsPanel(fmtTime, showError);
   const kpis = h('section', { class: 'kpis', 'data-testid': 'kpis' });
   const charts = {
     yield: h('section', { class: 'panel', 'data-testid': 'chart-yield' }),
@@ -111,7 +114,7 @@ async function dashboard(session: Session): Promise<void> {
       h('div', { class: 'who', 'data-testid': 'dash-who' }, h('b', {}, session.name), h('small', {}, `${session.operatorId} · ${session.role}`)),
       h('button', { class: 'btn', type: 'button', onclick: () => void api('POST', '/api/auth/logout').then(() => location.reload()) }, 'Log out'),
     ),
-    h('main', { class: 'dash' }, filtersSlot, exports, errorSlot, kpis, h('div', { class: 'grid' }, charts.yield, charts.pchart, charts.pareto, charts.confusion), table.el, dialog.el),
+    h('main', { class: 'dash' }, filtersSlot, exports, errorSlot, kpis, h('div', { class: 'grid' }, charts.yield, charts.pchart, charts.pareto, charts.confusion), models.el, table.el, dialog.el),
   );
   root.addEventListener('pointerdown', activity);
   root.addEventListener('keydown', activity);
@@ -187,6 +190,7 @@ async function dashboard(session: Session): Promise<void> {
       showError(err);
     }
   };
+  void models.load();
   await load(state);
 }
 

@@ -120,3 +120,55 @@ export interface Facets {
   timeZone: string;
   shifts: { name: string; start: string; end: string }[];
 }
+
+/** From the model routes (gateway/src/api/routes/models.ts). */
+export interface ModelRef {
+  source: 'registry' | 'config';
+  modelId: string | null;
+  version: string | null;
+  sha256: string | null;
+}
+
+export interface StationModels {
+  station: string;
+  active: ModelRef;
+  rollbackTo: ModelRef | null;
+  inControl: boolean;
+  problem: string | null;
+  shadow: { runId: number; modelId: string; version: string; startedBy: string; startedAt: string; compared: number } | null;
+}
+
+export interface ModelPackage {
+  modelId: string;
+  version: string;
+  sha256: string;
+  addedAt: string;
+  activeOn: string[];
+  shadowOn: string[];
+}
+
+export interface ModelEvent {
+  seq: number;
+  at: string;
+  action: string;
+  model: ModelRef | null;
+  previous: ModelRef | null;
+  actor: string;
+  reason: string;
+  detail: Record<string, unknown> | null;
+}
+
+export interface ShadowReport {
+  candidate: { modelId: string; version: string; sha256: string };
+  running: boolean;
+  parts: number;
+  agreement: { same: number; share: number | null };
+  confirmed: { parts: number; active: { correct: number }; candidate: { correct: number } };
+  gate: { ok: boolean; reasons: string[] };
+}
+
+/** One station as GET /api/stations lists it. */
+export interface StationStatus {
+  id: string;
+  model: { id: string; version: string; sha256: string };
+}
