@@ -30,6 +30,11 @@ export interface TriggerRequest {
   /** Part id as the line knows it; generated when absent. */
   partId?: string;
   via: Inspection['trigger'];
+  /**
+   * Called once the camera has the frame (or failed to get it): the part may
+   * leave the camera's view. The PLC handshake acknowledges the trigger here.
+   */
+  onGrabbed?: () => void;
 }
 
 export interface StationStatus {
@@ -358,8 +363,10 @@ export class Station extends EventEmitter<StationEvents> {
         observe('grab', base.timings.grabMs);
       }
     } catch (err) {
+      job.req.onGrabbed?.();
       return this.record(fail(base, err), null, t0);
     }
+    job.req.onGrabbed?.();
     base.sourceRef = frame.sourceRef;
     base.truth = frame.truth ?? null;
 

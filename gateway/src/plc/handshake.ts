@@ -371,10 +371,30 @@ export class Handshake extends EventEmitter<HandshakeEvents> {
       this.settle(part, this.noResult(part, notReady.code, `triggered while not ready: ${notReady.reason}`, ResultState.aborted));
     } else {
       part.timer = setTimeout(() => this.settle(part, this.noResult(part, PlcErrorCode.deadline, `no verdict within deadlineMs ${station.cfg.deadlineMs}`, ResultState.aborted)), station.cfg.deadlineMs);
-      station.trigger({ partId: partId === '' ? undefined : partId, via: 'plc' }).then(
-        (i) => this.settle(part, this.outcomeOf(part, i)),
-        (err: unknown) => this.settle(part, this.noResult(part, plcErrorCode(isLoupeError(err) ? err.code : null), errorMessage(err), ResultState.failed)),
+      // TriggerAck means "frame taken, the part may move on": written when the camera has the
+      // frame, or when the trigger ends without one (refused, failed), whichever comes first.
+      let acked = false;
+      const ack = () => {
+        if (acked) return;
+        acked = true;
+        this.enqueue(() => this.write({ TriggerAck: seq }));
+      };
+      station.trigger({ partId: partId === '' ? undefined : partId, via: 'plc', onGrabbed: ack }).then(
+        (i) => {
+          ack();
+          this.settle(part, this.outcomeOf(part, i));
+        },
+        (err: unknown) => {
+          ack();
+          this.settle(part, this.noResult(part, plcErrorCode(isLoupeError(err) ? err.code : null), errorMessage(err), ResultState.failed));
+        },
       );
+      if (this.parts.length > 0 && this.busyTarget !== true) {
+        this.busyTarget = true;
+        extra.Busy = true;
+      }
+      if (Object.keys(extra).length > 0) await this.write(extra);
+      return;
     }
     if (this.parts.length > 0 && this.busyTarget !== true) {
       this.busyTarget = true;

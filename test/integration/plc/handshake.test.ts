@@ -185,4 +185,20 @@ describe('PLC handshake over OPC UA', () => {
     await waitUntil('the station model again', () => line.station.detector === base && sim.read('Ready') === true, 5000);
     expect(line.station.thresholds).toEqual(baseThresholds);
   });
+
+  it('acknowledges a trigger only once the camera has the frame, so the PLC does not move the part too early', async () => {
+    const { sim } = await setUp({}, { partsPerMin: 60, maxParts: 1 }, {}, { grabDelayMs: 600 });
+    sim.setLine(true);
+    await waitUntil('the trigger', () => sim.history.length === 1, 10_000);
+    const part = sim.history[0];
+    let ackedAt = 0;
+    await waitUntil('TriggerAck', () => {
+      if (sim.read('TriggerAck') === part?.triggerSeq) ackedAt = performance.now();
+      return ackedAt > 0;
+    }, 10_000);
+    // The camera takes 600 ms to deliver; the acknowledgement cannot come before that.
+    expect(ackedAt - (part?.triggeredAt ?? 0)).toBeGreaterThanOrEqual(550);
+    await waitUntil('the result', () => sim.summary().finals !== undefined && part?.verdict !== null, 10_000);
+    expect(sim.summary()).toMatchObject({ mismatched: 0, duplicates: 0, sequenceErrors: 0 });
+  });
 });
