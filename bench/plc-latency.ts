@@ -96,7 +96,7 @@ export async function plcLatency(opts: PlcLatencyOptions): Promise<PlcLatencyFig
     const client = { ...cfg.plc.client, endpoint: sim.endpointUrl };
     const plcCfg = { ...cfg.plc, client };
     const runtime = await startPlcRuntime(
-      { cfg: plcCfg, stationConfigs: cfg.stations, stations: new Map([[station.id, station]]), review, store, metrics, log, dataDir: dir, gatewayId: 'loupe-bench', shutdownGraceMs: 2000 },
+      { cfg: plcCfg, stationConfigs: cfg.stations, stations: new Map([[station.id, station]]), review, store, metrics, log, gatewayId: 'loupe-bench', shutdownGraceMs: 2000 },
       wirePlc(plcCfg, cfg.stations),
     );
     const inLoupe: number[] = [];

@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildServer } from './api/server.js';
@@ -58,7 +58,7 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
     // Packages under the data dir; a station starts on the one last promoted there, else on its configured model.
     const maxPackageBytes = cfg.models.maxPackageMb * 1024 * 1024;
     const registryRepo = new ModelRegistryRepo(store.db);
-    const registry = new ModelRegistry(resolve(cfg.gateway.dataDir, cfg.models.registryDir), { repo: registryRepo, maxPackageBytes, metrics, log: log.child({ component: 'models' }) });
+    const registry = new ModelRegistry(cfg.models.registryDir, { repo: registryRepo, maxPackageBytes, metrics, log: log.child({ component: 'models' }) });
     await registry.open();
     const stations = new Map<string, Station>();
     const stationModels = new Map<string, StationModels>();
@@ -116,7 +116,7 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
     const hmi = {
       auth,
       config: cfg.hmi,
-      distDir: cfg.hmi.distDir ? resolve(cfg.hmi.distDir) : join(packageRoot(), 'hmi', 'dist'),
+      distDir: cfg.hmi.distDir ?? join(packageRoot(), 'hmi', 'dist'),
       origin,
     };
 
@@ -162,7 +162,7 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
     }
 
     // PLC handshake, OPC UA server, simulator: after the stations run, stopped before them (Ready drops first).
-    const plc = await startPlc({ cfg: cfg.plc, stationConfigs: cfg.stations, stations, review, store, metrics, log: log.child({ component: 'plc' }), dataDir: cfg.gateway.dataDir, gatewayId: cfg.gateway.id, shutdownGraceMs: cfg.gateway.shutdownGraceMs });
+    const plc = await startPlc({ cfg: cfg.plc, stationConfigs: cfg.stations, stations, review, store, metrics, log: log.child({ component: 'plc' }), gatewayId: cfg.gateway.id, shutdownGraceMs: cfg.gateway.shutdownGraceMs });
     cleanups.unshift(() => plc.stop());
     links.push(...plc.links);
 

@@ -48,7 +48,6 @@ export async function startLoupePlc(line: PlcTestLine, plc: { client?: ClientInp
       store: line.store,
       metrics: line.metrics,
       log: line.log.child({ component: 'plc' }),
-      dataDir: line.dir,
       gatewayId: 'loupe-plc-test',
       shutdownGraceMs: 2000,
     },

@@ -84,7 +84,7 @@ export async function plcSimCommand(argv: string[]): Promise<number> {
     partsPerMin: num('rate', values.rate, sim.partsPerMin, 1, 60_000),
     cycleMs: num('cycle-ms', values['cycle-ms'], sim.cycleMs, 1, 1000),
     securityModes: modes,
-    pkiDir: values.pki ? resolve(values.pki) : resolve(cfg.gateway.dataDir, sim.pkiDir),
+    pkiDir: values.pki ? resolve(values.pki) : sim.pkiDir,
     acceptUnknownCertificates: values['accept-unknown'] ?? false,
     username: values.user ?? sim.username,
     maxParts,

@@ -75,10 +75,21 @@ function readYaml(file: string): unknown {
 function resolvePaths(cfg: LoupeConfig, cwd: string): LoupeConfig {
   const dataDir = resolve(cwd, cfg.gateway.dataDir);
   const under = (p: string) => (isAbsolute(p) ? p : resolve(dataDir, p));
+  const here = (p: string | null) => (p === null ? null : resolve(cwd, p));
+  const { tls } = cfg.uplink;
   return {
     ...cfg,
     gateway: { ...cfg.gateway, dataDir },
     store: { ...cfg.store, dbFile: under(cfg.store.dbFile), imagesDir: under(cfg.store.imagesDir) },
+    models: { ...cfg.models, registryDir: under(cfg.models.registryDir) },
+    plc: {
+      ...cfg.plc,
+      client: { ...cfg.plc.client, pkiDir: under(cfg.plc.client.pkiDir) },
+      server: { ...cfg.plc.server, pkiDir: under(cfg.plc.server.pkiDir) },
+      simulator: { ...cfg.plc.simulator, pkiDir: under(cfg.plc.simulator.pkiDir) },
+    },
+    hmi: cfg.hmi.distDir === undefined ? cfg.hmi : { ...cfg.hmi, distDir: resolve(cwd, cfg.hmi.distDir) },
+    uplink: { ...cfg.uplink, tls: { ...tls, caFile: here(tls.caFile), certFile: here(tls.certFile), keyFile: here(tls.keyFile) } },
     stations: cfg.stations.map((s) => ({
       ...s,
       model: { ...s.model, path: resolve(cwd, s.model.path) },

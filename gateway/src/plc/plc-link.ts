@@ -26,8 +26,6 @@ export interface PlcDeps {
   store: Store;
   metrics: Metrics;
   log: Logger;
-  /** gateway.dataDir, resolved: PKI folders are relative to it. */
-  dataDir: string;
   gatewayId: string;
   /** Parts in flight get this long to reach the PLC on stop. */
   shutdownGraceMs: number;

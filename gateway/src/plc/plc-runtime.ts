@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import type { OPCUACertificateManager } from 'node-opcua';
 import type { LinkStatus } from '../api/context.js';
 import { errorMessage } from '../errors.js';
@@ -22,7 +21,7 @@ export interface PlcRuntime extends PlcLink {
 }
 
 export async function startPlcRuntime(deps: PlcDeps, blocks: WiredBlock[]): Promise<PlcRuntime> {
-  const { cfg, log, dataDir } = deps;
+  const { cfg, log } = deps;
   const cleanups: (() => Promise<void> | void)[] = [];
   const links: LinkStatus[] = [];
   const controls = new Map([...deps.stations.keys()].map((id) => [id, new StationControl()]));
@@ -43,7 +42,7 @@ export async function startPlcRuntime(deps: PlcDeps, blocks: WiredBlock[]): Prom
 
   try {
     if (cfg.simulator.enabled) {
-      const sim = new PlcSimulator({ ...cfg.simulator, pkiDir: resolve(dataDir, cfg.simulator.pkiDir), log: log.child({ component: 'plc-sim' }) });
+      const sim = new PlcSimulator({ ...cfg.simulator, log: log.child({ component: 'plc-sim' }) });
       await sim.start();
       simulator = sim;
       cleanups.unshift(async () => {
@@ -56,7 +55,7 @@ export async function startPlcRuntime(deps: PlcDeps, blocks: WiredBlock[]): Prom
     if (cfg.server.enabled) {
       const vs = await VisionServer.start({
         cfg: cfg.server,
-        pkiDir: resolve(dataDir, cfg.server.pkiDir),
+        pkiDir: cfg.server.pkiDir,
         gatewayId: deps.gatewayId,
         stations: deps.stations,
         controls,
@@ -79,7 +78,7 @@ export async function startPlcRuntime(deps: PlcDeps, blocks: WiredBlock[]): Prom
     if (cfg.client.enabled) {
       const c = cfg.client;
       const endpoint = simulator ? simulator.endpointUrl : c.endpoint;
-      const pkiDir = resolve(dataDir, c.pkiDir);
+      const pkiDir = c.pkiDir;
       const pki: OPCUACertificateManager = await openPki(pkiDir, c.acceptUnknownCertificates);
       cleanups.unshift(() => pki.dispose());
       const appUri = applicationUri('client', deps.gatewayId);

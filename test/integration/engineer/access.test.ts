@@ -14,8 +14,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => g?.close());
 
-const none = {};
-
 /** Every route of the engineer API, with ids that exist. */
 function routes(): [string, string, unknown?][] {
   const part = g.parts.find((p) => p.hasImage)?.id ?? '';
