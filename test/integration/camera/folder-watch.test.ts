@@ -113,14 +113,15 @@ describe('FolderWatch', () => {
     expect(source.status()).toMatchObject({ state: 'ok', framesGrabbed: 1, framesFailed: 2 });
   });
 
-  it('delivers a burst of 200 files exactly once each, oldest first, at the pace of the consumer', async () => {
+  it('delivers a backlog of 200 files found at start exactly once each, oldest first, at the pace of the consumer', async () => {
     const { dir, open } = await setup();
-    const { source, reader } = await open();
     const base = Math.floor(Date.now() / 1000) - 1000;
-    // Ten files share each mtime, so the name decides between them.
+    // Ten files share each mtime, so the name decides between them. They are all there before the watch starts
+    // (a camera that kept writing while the gateway was down), so the order is fully defined.
     const files = Array.from({ length: 200 }, (_, i) => ({ name: `p${String(i).padStart(3, '0')}.jpg`, mtime: base + Math.floor(i / 10) }));
     const shuffled = [...files].sort(() => Math.random() - 0.5);
     await Promise.all(shuffled.map((f) => drop(dir.path, f.name, jpeg, f.mtime)));
+    const { source, reader } = await open();
 
     const delivered: string[] = [];
     for (let i = 0; i < files.length; i++) {
@@ -133,6 +134,27 @@ describe('FolderWatch', () => {
     const [day] = await readdir(path.join(dir.path, 'processed'));
     expect(day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     expect(await readdir(path.join(dir.path, 'processed', day as string))).toHaveLength(200);
+    expect(source.status()).toMatchObject({ framesGrabbed: 200, framesFailed: 0 });
+  });
+
+  it('delivers a burst of 200 files arriving while it watches exactly once each', async () => {
+    const { dir, open } = await setup();
+    const { source, reader } = await open();
+    // Files that land while the watch runs are taken as they become stable; which of a burst is seen first depends
+    // on when the writes land, so only completeness and uniqueness are defined here.
+    const names = Array.from({ length: 200 }, (_, i) => `q${String(i).padStart(3, '0')}`);
+    const writing = Promise.all(names.map((n) => drop(dir.path, `${n}.jpg`, jpeg)));
+
+    const delivered: string[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const frame = await reader.expectNext(3000);
+      delivered.push(frame.partId ?? '');
+      await source.settle(frame, 'done');
+    }
+    await writing;
+    expect(new Set(delivered).size).toBe(200);
+    expect([...delivered].sort()).toEqual(names);
+    expect(await reader.next(STABLE_MS + POLL_MS * 2)).toBeNull();
     expect(source.status()).toMatchObject({ framesGrabbed: 200, framesFailed: 0 });
   });
 
