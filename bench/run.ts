@@ -24,6 +24,7 @@ for (const durable of [true, false]) {
   process.stdout.write(`  bare ONNX Runtime   ${f.bareInferencesPerSecond.toFixed(1)} inferences/s\n`);
   process.stdout.write(`  full pipeline       ${f.pipelinePartsPerSecond.toFixed(1)} parts/s  (${f.parts} parts)\n`);
   process.stdout.write(`  ratio               ${f.ratio.toFixed(2)}\n`);
+  process.stdout.write(`  decode alone        ${f.decodeFramesPerSecond.toFixed(1)} frames/s on all cores: the ratio cannot exceed ${(f.decodeFramesPerSecond / f.bareInferencesPerSecond).toFixed(2)} here\n`);
   process.stdout.write('  stage        p50 ms   p99 ms\n');
   for (const [k, v] of Object.entries(f.stages)) process.stdout.write(`  ${k.padEnd(12)} ${v.p50.toFixed(2).padStart(6)}   ${v.p99.toFixed(2).padStart(6)}\n`);
   process.stdout.write('\n');

@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Inspection } from '../../gateway/src/inspect/inspection.js';
-import { pruneImages } from '../../gateway/src/store/images.js';
+import { ImageStore, pruneImages } from '../../gateway/src/store/images.js';
 import { openStore } from '../../gateway/src/store/store.js';
 import { silentLog, tempDir } from '../helpers/test-config.js';
 
@@ -47,5 +47,24 @@ describe('image retention', () => {
     expect(old.deleted).toBe(3);
     expect(ids.filter((id) => store.inspections.get(id)?.imageRef !== null)).toEqual([ids[0], ids[1], ...ids.slice(15)]);
     store.close();
+  });
+
+  it('refuses an image when the disk is below its free-space floor, with a disk-full error, and writes it once space returns', async () => {
+    const { statfs } = await import('node:fs/promises');
+    const fs = await statfs(tmp.dir);
+    const free = fs.bavail * fs.bsize;
+    // A floor above what the disk has: the guard must refuse without writing anything.
+    const full = new ImageStore(join(tmp.dir, 'full'), { fsync: false, minFreeBytes: free * 2 });
+    const at = new Date();
+    await expect(full.write('s1', 'A', at, 'jpg', Buffer.alloc(10))).rejects.toMatchObject({ code: 'LOUPE_ERR_STORE_DISK_FULL' });
+    expect(existsSync(join(tmp.dir, 'full', at.toISOString().slice(0, 10)))).toBe(false);
+    expect(readdirSync(join(tmp.dir, 'full', '.tmp'))).toEqual([]);
+
+    const roomy = new ImageStore(join(tmp.dir, 'roomy'), { fsync: true, minFreeBytes: 1 });
+    const ref = await roomy.write('s1', 'B', at, 'jpg', Buffer.from('image'));
+    expect(readFileSync(roomy.path(ref), 'utf8')).toBe('image');
+    // A second image on the same day lands in the folder the first one made.
+    const ref2 = await roomy.write('s1', 'C', at, 'png', Buffer.from('second'));
+    expect(readFileSync(roomy.path(ref2), 'utf8')).toBe('second');
   });
 });

@@ -6,6 +6,8 @@ import { LoupeError } from '../errors.js';
 import type { InspectionRepo } from './inspections.js';
 
 const TMP = '.tmp';
+/** How long a free-space reading stands in for a fresh one (less what was written since). */
+const FREE_SPACE_TTL_MS = 1000;
 
 /**
  * Images on disk beside the inspection log. Writes are atomic (temp file,
@@ -13,6 +15,8 @@ const TMP = '.tmp';
  * inspection row that references an image is committed after it.
  */
 export class ImageStore {
+  private free: { bytes: number; at: number } | null = null;
+
   constructor(
     private readonly dir: string,
     private readonly opts: { fsync: boolean; minFreeBytes: number },
@@ -24,13 +28,12 @@ export class ImageStore {
 
   /** Store `data` for inspection `id`; returns the reference saved in the row. */
   async write(station: string, id: string, triggeredAt: Date, ext: string, data: Buffer): Promise<string> {
-    if (this.opts.minFreeBytes > 0 && (await this.freeBytes()) < this.opts.minFreeBytes) {
+    if (this.opts.minFreeBytes > 0 && (await this.cachedFreeBytes()) < this.opts.minFreeBytes) {
       throw new LoupeError('LOUPE_ERR_STORE_DISK_FULL', `less than ${Math.round(this.opts.minFreeBytes / 1e6)} MB free under ${this.dir}: free disk space or lower store.maxDiskMb`);
     }
     const day = triggeredAt.toISOString().slice(0, 10);
     const ref = `${day}/${station}/${id}.${ext}`;
     const tmp = join(this.dir, TMP, `${id}.${ext}`);
-    await mkdir(join(this.dir, day, station), { recursive: true });
     const fh = await open(tmp, 'w');
     try {
       await fh.writeFile(data);
@@ -42,7 +45,15 @@ export class ImageStore {
       throw new LoupeError(full ? 'LOUPE_ERR_STORE_DISK_FULL' : 'LOUPE_ERR_STORE_WRITE', `cannot write image ${ref}: ${(err as Error).message}`, { cause: err });
     }
     await fh.close();
-    await rename(tmp, join(this.dir, ref));
+    if (this.free) this.free.bytes -= data.length;
+    try {
+      await rename(tmp, join(this.dir, ref));
+    } catch (err) {
+      // The day's folder is made on its first image rather than checked on every one.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(join(this.dir, day, station), { recursive: true });
+      await rename(tmp, join(this.dir, ref));
+    }
     return ref;
   }
 
@@ -60,6 +71,13 @@ export class ImageStore {
   async freeBytes(): Promise<number> {
     const s = await statfs(this.dir);
     return s.bavail * s.bsize;
+  }
+
+  /** Free space for the per-image guard: asked of the file system at most once a second, not once per part. */
+  private async cachedFreeBytes(): Promise<number> {
+    const now = Date.now();
+    if (!this.free || now - this.free.at > FREE_SPACE_TTL_MS) this.free = { bytes: await this.freeBytes(), at: now };
+    return this.free.bytes;
   }
 }
 
