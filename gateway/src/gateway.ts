@@ -162,7 +162,7 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
     }
 
     // PLC handshake, OPC UA server, simulator: after the stations run, stopped before them (Ready drops first).
-    const plc = await startPlc({ cfg: cfg.plc, stationConfigs: cfg.stations, stations, review, store, metrics, log: log.child({ component: 'plc' }), gatewayId: cfg.gateway.id, shutdownGraceMs: cfg.gateway.shutdownGraceMs });
+    const plc = await startPlc({ cfg: cfg.plc, stationConfigs: cfg.stations, stations, ownModels: stationModels, review, store, metrics, log: log.child({ component: 'plc' }), gatewayId: cfg.gateway.id, shutdownGraceMs: cfg.gateway.shutdownGraceMs });
     cleanups.unshift(() => plc.stop());
     links.push(...plc.links);
 

@@ -84,7 +84,14 @@ function resolvePaths(cfg: LoupeConfig, cwd: string): LoupeConfig {
     models: { ...cfg.models, registryDir: under(cfg.models.registryDir) },
     plc: {
       ...cfg.plc,
-      client: { ...cfg.plc.client, pkiDir: under(cfg.plc.client.pkiDir) },
+      client: {
+        ...cfg.plc.client,
+        pkiDir: under(cfg.plc.client.pkiDir),
+        blocks: cfg.plc.client.blocks.map((b) => ({
+          ...b,
+          recipes: Object.fromEntries(Object.entries(b.recipes).map(([id, r]) => [id, r.modelPath === undefined ? r : { ...r, modelPath: resolve(cwd, r.modelPath) }])),
+        })),
+      },
       server: { ...cfg.plc.server, pkiDir: under(cfg.plc.server.pkiDir) },
       simulator: { ...cfg.plc.simulator, pkiDir: under(cfg.plc.simulator.pkiDir) },
     },

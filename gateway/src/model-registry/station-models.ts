@@ -89,11 +89,13 @@ export async function loadStartupModel(cfg: StationConfig, registry: ModelRegist
  * after every part that started with it has been announced.
  *
  * The detector the station started with belongs to the composition root
- * (a PLC recipe may switch back to it) and is never closed here.
+ * and is never closed here. PLC recipes run on top of whatever this class
+ * made the station's own model (see plc/recipes.ts).
  */
 export class StationModels {
   private active: LoadedModel;
   private readonly owned = new Set<Detector>();
+  private readonly switchListeners: (() => void)[] = [];
   /** Why the station does not run what the registry says it should, if so. */
   problem: string | null;
 
@@ -110,6 +112,16 @@ export class StationModels {
 
   get current(): LoadedModel {
     return this.active;
+  }
+
+  /** The station's own model (what PLC recipe 0 runs). */
+  get detector(): Detector {
+    return this.active.detector;
+  }
+
+  /** Called right after each promotion or rollback has switched the station. */
+  onSwitch(listener: () => void): void {
+    this.switchListeners.push(listener);
   }
 
   /** The station's configured model, as history refers to it. */
@@ -191,6 +203,7 @@ export class StationModels {
     this.station.switchModel(next.detector, resolveThresholds(this.cfg.policy, next.detector.manifest.thresholds));
     this.active = next;
     this.problem = null;
+    for (const l of this.switchListeners) l();
     metrics.modelSwitches.inc({ station: this.cfg.id, action });
     this.setActiveGauge(previous.ref, next.ref);
     log.info(

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LinkStatus } from '../api/context.js';
 import { ConfigError, type ConfigProblem } from '../config/load.js';
@@ -9,6 +9,7 @@ import type { Station } from '../inspect/station.js';
 import type { Metrics } from '../metrics.js';
 import type { ReviewQueue } from '../review/review-queue.js';
 import type { Store } from '../store/store.js';
+import type { OwnModel } from './recipes.js';
 import { routeStackLogs } from './stack-log.js';
 
 /**
@@ -22,6 +23,8 @@ export interface PlcDeps {
   cfg: PlcConfig;
   stationConfigs: readonly StationConfig[];
   stations: ReadonlyMap<string, Station>;
+  /** Per station, the model recipe 0 returns to; a station not listed keeps the model it was built with. */
+  ownModels?: ReadonlyMap<string, OwnModel>;
   review: ReviewQueue;
   store: Store;
   metrics: Metrics;
@@ -89,8 +92,8 @@ export function wirePlc(cfg: PlcConfig, stations: readonly StationConfig[]): Wir
     else if (wired.some((w) => w.station === station)) problems.push({ path: `${key}.station`, message: `station ${station} already has a block, expected one block per station` });
     else wired.push({ station: station as string, block });
     for (const [id, r] of Object.entries(block.recipes)) {
-      if (r.modelPath && !existsSync(join(resolve(r.modelPath), 'model.json'))) {
-        problems.push({ path: `${key}.recipes.${id}.modelPath`, message: `no model package at ${resolve(r.modelPath)}, expected a folder with model.json and model.onnx` });
+      if (r.modelPath && !existsSync(join(r.modelPath, 'model.json'))) {
+        problems.push({ path: `${key}.recipes.${id}.modelPath`, message: `no model package at ${r.modelPath}, expected a folder with model.json and model.onnx` });
       }
     }
   });

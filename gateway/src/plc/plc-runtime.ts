@@ -5,7 +5,7 @@ import { Handshake } from './handshake.js';
 import { blockNodeIds } from './interface-block.js';
 import { PlcConnection } from './plc-connection.js';
 import type { PlcDeps, PlcLink, WiredBlock } from './plc-link.js';
-import { RecipeSwitcher } from './recipes.js';
+import { fixedOwnModel, RecipeSwitcher } from './recipes.js';
 import { applicationUri, ensureClientCertificate, openPki } from './security.js';
 import { PlcSimulator } from './simulator.js';
 import { StationControl } from './station-control.js';
@@ -104,7 +104,7 @@ export async function startPlcRuntime(deps: PlcDeps, blocks: WiredBlock[]): Prom
         if (!station || !stationCfg) return;
         const slog = log.child({ component: 'plc-handshake', station: b.station });
         let hs: Handshake | null = null;
-        const recipes = Object.keys(b.block.recipes).length > 0 ? new RecipeSwitcher(station, stationCfg, b.block.recipes, slog, () => hs?.updateReady()) : null;
+        const recipes = Object.keys(b.block.recipes).length > 0 ? new RecipeSwitcher(station, stationCfg, b.block.recipes, deps.ownModels?.get(b.station) ?? fixedOwnModel(station.detector), slog, () => hs?.updateReady()) : null;
         if (recipes) recipeSwitchers.push(recipes);
         hs = new Handshake({ block: index, conn, station, review: deps.review, cfg: c, recipes, control: controls.get(b.station) ?? null, metrics: deps.metrics, log: slog });
         handshakes.set(b.station, hs);

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { PlcRecipeConfig } from '../config/sections/plc.js';
 import type { StationConfig } from '../config/sections/station.js';
@@ -10,10 +9,25 @@ import { Detector } from '../vision/detector.js';
 export type RecipeState = 'ok' | 'loading' | 'unknown' | 'failed';
 
 /**
+ * The station's own model: what recipe 0 runs and what a recipe without a
+ * model path applies its thresholds to. With a model registry that is the
+ * package last promoted, so it changes; `onSwitch` says when.
+ */
+export interface OwnModel {
+  readonly detector: Detector;
+  onSwitch(listener: () => void): void;
+}
+
+/** The model the station was built with, for a gateway without promotions. */
+export function fixedOwnModel(detector: Detector): OwnModel {
+  return { detector, onSwitch: () => undefined };
+}
+
+/**
  * Product changes from the PLC's RecipeId: each id selects a model package
  * and thresholds for the station. The station's own model (id 0 or "") is
- * never closed here: the composition root owns it. Models loaded for a recipe
- * are closed once the station no longer uses them.
+ * never closed here: its owner closes it. Models loaded for a recipe are
+ * closed once the station no longer uses them.
  */
 export class RecipeSwitcher {
   private active = '';
@@ -21,8 +35,6 @@ export class RecipeSwitcher {
   private loaded: Detector | null = null;
   private current: Promise<void> = Promise.resolve();
   state: RecipeState = 'ok';
-  /** The detector the station was built with (owned by the composition root). */
-  private readonly baseDetector: Detector;
   /** Why the state is not ok, for logs and the status screen. */
   problem: string | null = null;
 
@@ -30,10 +42,15 @@ export class RecipeSwitcher {
     private readonly station: Station,
     private readonly stationCfg: StationConfig,
     private readonly recipes: Record<string, PlcRecipeConfig>,
+    private readonly own: OwnModel,
     private readonly log: Logger,
     private readonly onChange: () => void,
   ) {
-    this.baseDetector = station.detector;
+    // A promotion replaced the station's own model and thresholds: a recipe that runs on the own model keeps its thresholds.
+    own.onSwitch(() => {
+      const recipe = this.recipes[this.active];
+      if (this.active !== '' && recipe && !recipe.modelPath && this.state === 'ok') this.switchTo(own.detector, this.recipeThresholds(recipe, own.detector), null, this.active);
+    });
   }
 
   /** True when the PLC's RecipeId means anything (a recipe table is configured). */
@@ -56,7 +73,7 @@ export class RecipeSwitcher {
 
   private async apply(key: string): Promise<void> {
     if (key !== this.wanted) return; // a newer selection superseded this one
-    const base = this.baseDetector;
+    const base = this.own.detector;
     if (key === '') {
       this.switchTo(base, resolveThresholds(this.stationCfg.policy, base.manifest.thresholds), null, key);
       return;
@@ -69,26 +86,30 @@ export class RecipeSwitcher {
     }
     this.set('loading', `loading recipe ${key}`);
     try {
-      const detector = recipe.modelPath ? await Detector.load({ ...this.stationCfg.model, path: resolve(recipe.modelPath) }, this.log) : null;
+      const detector = recipe.modelPath ? await Detector.load({ ...this.stationCfg.model, path: recipe.modelPath }, this.log) : null;
       if (key !== this.wanted) {
         await detector?.close();
         return;
       }
-      const model = detector ?? base;
-      const policy = { ...this.stationCfg.policy, passBelow: recipe.passBelow ?? this.stationCfg.policy.passBelow, failAtOrAbove: recipe.failAtOrAbove ?? this.stationCfg.policy.failAtOrAbove };
-      this.switchTo(model, resolveThresholds(policy, model.manifest.thresholds), detector, key);
+      // The own model may have been promoted while a recipe model loaded.
+      const model = detector ?? this.own.detector;
+      this.switchTo(model, this.recipeThresholds(recipe, model), detector, key);
     } catch (err) {
       this.set('failed', `recipe ${key} cannot be loaded: ${errorMessage(err)}`);
       this.log.error({ code: isLoupeError(err) ? err.code : 'LOUPE_ERR_PLC_RECIPE', recipe: key }, this.problem ?? '');
     }
   }
 
+  private recipeThresholds(recipe: PlcRecipeConfig, model: Detector): ReturnType<typeof resolveThresholds> {
+    const policy = { ...this.stationCfg.policy, passBelow: recipe.passBelow ?? this.stationCfg.policy.passBelow, failAtOrAbove: recipe.failAtOrAbove ?? this.stationCfg.policy.failAtOrAbove };
+    return resolveThresholds(policy, model.manifest.thresholds);
+  }
+
   private switchTo(detector: Detector, thresholds: ReturnType<typeof resolveThresholds>, owned: Detector | null, key: string): void {
-    const base = this.baseDetector;
-    const previous = this.station.switchModel(detector, thresholds);
+    this.station.switchModel(detector, thresholds);
     const previouslyOwned = this.loaded;
     this.loaded = owned;
-    if (previouslyOwned && previouslyOwned !== owned && previous !== base) void this.closeWhenIdle(previouslyOwned);
+    if (previouslyOwned && previouslyOwned !== owned) void this.closeWhenIdle(previouslyOwned);
     this.active = key;
     this.log.info({ recipe: key || '(station model)', model: detector.manifest.id, version: detector.manifest.version, passBelow: thresholds.passBelow, failAtOrAbove: thresholds.failAtOrAbove }, `recipe ${key || '0 (station model)'} active`);
     this.set('ok', null);
@@ -119,7 +140,7 @@ export class RecipeSwitcher {
     this.loaded = null;
     if (d) {
       // Hand the station its own model back so nothing keeps a closed session.
-      const base = this.baseDetector;
+      const base = this.own.detector;
       this.station.switchModel(base, resolveThresholds(this.stationCfg.policy, base.manifest.thresholds));
       await this.closeWhenIdle(d, 10_000);
     }
