@@ -73,23 +73,16 @@ export class FolderWatch implements FrameSource {
   async open(): Promise<void> {
     if (this.state !== 'stopped') return;
     this.state = 'starting';
-    let info: Stats;
-    try {
-      info = await stat(this.dir);
-    } catch (err) {
-      this.state = 'stopped';
-      throw new LoupeError('LOUPE_ERR_CAMERA_UNAVAILABLE', `camera.path: ${this.dir} cannot be read (${errorMessage(err)}), expected the folder the camera writes into`, {
-        cause: err,
-      });
-    }
-    if (!info.isDirectory()) {
-      this.state = 'stopped';
-      throw new LoupeError('LOUPE_ERR_CAMERA_UNAVAILABLE', `camera.path: ${this.dir} is not a directory, expected the folder the camera writes into`);
-    }
-    this.startWatcher();
+    // A folder that is not there yet (a share mounted after boot, a camera that creates it) leaves the camera
+    // down with the reason, and the poll keeps looking: the station starts and recovers on its own.
     this.pollTimer = setInterval(() => void this.scan(), this.config.pollMs);
     await this.scan();
-    if (this.state === 'starting') this.setState('ok', null);
+    if (this.state === 'starting') {
+      this.startWatcher();
+      this.setState('ok', null);
+      // Files that landed between the first listing and the watcher.
+      this.scheduleScan();
+    }
   }
 
   async grab(): Promise<Frame> {
@@ -225,8 +218,8 @@ export class FolderWatch implements FrameSource {
     try {
       names = await readdir(this.dir);
     } catch (err) {
-      if (this.state !== 'down') this.log.error({ err: errorMessage(err) }, 'camera folder cannot be read; waiting for it to come back');
-      this.setState('down', `${this.dir} cannot be read: ${errorMessage(err)}`);
+      if (this.state !== 'down') this.log.error({ err: errorMessage(err), code: 'LOUPE_ERR_CAMERA_UNAVAILABLE' }, `camera folder ${this.dir} cannot be read; waiting for it to appear`);
+      this.setState('down', `${this.dir} cannot be read (${errorMessage(err)}), expected the folder the camera writes into`);
       return;
     }
     if (this.state === 'down') {

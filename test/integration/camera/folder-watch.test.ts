@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { appendFile, readdir, readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
@@ -218,14 +218,30 @@ describe('FolderWatch', () => {
     expect(source.status()).toMatchObject({ state: 'ok', framesFailed: 0 });
   });
 
-  it('refuses grab() and a folder that does not exist, with typed errors', async () => {
-    const { dir, open } = await setup();
+  it('refuses grab() with a typed error', async () => {
+    const { open } = await setup();
     const { source } = await open();
     await expect(source.grab()).rejects.toSatisfy((err) => isLoupeError(err, 'LOUPE_ERR_CAMERA_PULL_UNSUPPORTED'));
-    const missing = new FolderWatch(
-      { type: 'folder', path: path.join(dir.path, 'nope'), extensions: ['.jpg'], stableMs: 0, pollMs: 1000, afterProcessing: 'move' },
-      log,
-    );
-    await expect(missing.open()).rejects.toSatisfy((err) => isLoupeError(err, 'LOUPE_ERR_CAMERA_UNAVAILABLE'));
+  });
+
+  it('starts down on a folder that does not exist yet, says why, and delivers once the folder appears', async () => {
+    const { dir } = await setup();
+    const late = path.join(dir.path, 'share');
+    const source = new FolderWatch({ type: 'folder', path: late, extensions: ['.jpg'], stableMs: STABLE_MS, pollMs: POLL_MS, afterProcessing: 'move' }, log);
+    const abort = new AbortController();
+    cleanup.push(async () => {
+      abort.abort();
+      await source.close();
+    });
+    await source.open();
+    expect(source.status()).toMatchObject({ state: 'down', lastError: expect.stringContaining(`${late} cannot be read`) });
+    const reader = new BoundedReader(source.frames(abort.signal));
+    expect(await reader.next(POLL_MS * 2)).toBeNull();
+
+    await mkdir(late);
+    await drop(late, 'first.jpg', jpeg);
+    const frame = await reader.expectNext(3000);
+    expect(frame.partId).toBe('first');
+    expect(source.status()).toMatchObject({ state: 'ok', lastError: null, framesGrabbed: 1 });
   });
 });
