@@ -8,7 +8,6 @@ import {
   TimestampsToReturn,
   UserTokenType,
   Variant,
-  type ClientMonitoredItemGroup,
   type ClientSession,
   type ClientSubscription,
   type DataValue,
@@ -78,7 +77,6 @@ export class PlcConnection extends EventEmitter<PlcConnectionEvents> {
   private client: OPCUAClient | null = null;
   private session: ClientSession | null = null;
   private subscription: ClientSubscription | null = null;
-  private group: ClientMonitoredItemGroup | null = null;
   private bound: (Map<PlcTagName, BoundTag> | null)[] = [];
   private online = false;
   private stopped = false;
@@ -259,7 +257,6 @@ export class PlcConnection extends EventEmitter<PlcConnectionEvents> {
       { samplingInterval: cfg.samplingIntervalMs, queueSize: cfg.queueSize, discardOldest: true },
       TimestampsToReturn.Neither,
     );
-    this.group = group;
     group.monitoredItems.forEach((mi, i) => {
       const item = items[i];
       if (item && !mi.statusCode.isGood()) {
@@ -467,7 +464,6 @@ export class PlcConnection extends EventEmitter<PlcConnectionEvents> {
     this.client = null;
     this.session = null;
     this.subscription = null;
-    this.group = null;
     const quietly = async (fn: () => Promise<unknown>) => {
       try {
         await withTimeout(fn(), this.opts.cfg.requestTimeoutMs);
