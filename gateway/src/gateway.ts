@@ -75,7 +75,7 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
     }
     const shadowRepo = new ShadowResultRepo(store.db);
     const shadows = new ShadowManager({ repo: shadowRepo, registry, cfg: cfg.models.shadow, metrics, log: log.child({ component: 'shadow' }) });
-    shadows.closeLeftovers();
+    await shadows.resumeLeftovers(new Map([...stationModels].map(([id, sm]) => [id, { station: sm.station, cfg: sm.cfg }])));
     const models = new ModelLifecycle({ registry, shadows, shadowRepo, stations: stationModels, cfg: cfg.models, log: log.child({ component: 'models' }) });
     // After the stations stopped (their stop is registered later, so it runs first).
     cleanups.unshift(() => models.stop());

@@ -210,11 +210,9 @@ export class ModelLifecycle {
     });
   }
 
-  /** Stop shadow runs and release loaded models; call after the stations stopped. */
+  /** Suspend shadow runs (the next start resumes them) and release loaded models; call after the stations stopped. */
   async stop(): Promise<void> {
-    for (const id of this.deps.stations.keys()) {
-      if (this.deps.shadows.current(id)) await this.stopShadowNow(id, { actor: 'gateway', reason: 'gateway stopping' });
-    }
+    await this.deps.shadows.suspendAll();
     for (const sm of this.deps.stations.values()) await sm.close();
   }
 

@@ -31,7 +31,7 @@ export class ShadowRunner {
   private busy = false;
   private stopped = false;
   private current: Promise<void> = Promise.resolve();
-  private readonly counts: ShadowCounts = { compared: 0, skipped: 0, failed: 0 };
+  private readonly counts: ShadowCounts;
   private failureStreak = 0;
 
   constructor(
@@ -45,8 +45,12 @@ export class ShadowRunner {
       log: Logger;
       sampleRate: number;
       random?: () => number;
+      /** Counts so far, for a run resumed after a restart. */
+      initial?: ShadowCounts;
     },
-  ) {}
+  ) {
+    this.counts = { ...(deps.initial ?? { compared: 0, skipped: 0, failed: 0 }) };
+  }
 
   get runId(): number {
     return this.deps.runId;

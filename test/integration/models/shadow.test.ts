@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Inspection } from '../../../gateway/src/inspect/inspection.js';
 import { loginCookie, startTestGateway, waitFor, type TestGateway } from '../../helpers/gateway-harness.js';
@@ -149,5 +151,37 @@ describe('shadow mode', () => {
     expect((await promote('1.6.0')).status).toBe(200);
     expect(models.shadows.current('station-1')).toBeNull();
     expect(models.history('station-1', { limit: 2 }).map((e) => e.action)).toEqual(['promote', 'shadow-stop']);
+  });
+
+  it('resumes a shadow run after a restart under the same run id, and closes one whose package is gone', async () => {
+    let gw = await start({ config: { stations: [station()] } });
+    await gw.gateway.models.register(incoming(demoVersion('1.7.0')));
+    await gw.gateway.models.register(incoming(demoVersion('1.8.0')));
+    const run = await gw.gateway.models.startShadow('station-1', 'demo-part', '1.7.0', { actor: 'eng1', reason: 'a week of evidence' });
+    await runParts(gw, 10);
+    const before = gw.gateway.models.shadows.current('station-1')?.stats;
+    expect(before?.compared).toBe(10);
+
+    gw = await gw.restart();
+    gateways.push(gw);
+    const resumed = gw.gateway.models.shadows.current('station-1');
+    expect(resumed?.run.id).toBe(run.id);
+    expect(resumed?.stats).toEqual(before);
+    await runParts(gw, 5);
+    expect(gw.gateway.models.shadows.current('station-1')?.stats.compared).toBe(15);
+    // The stop a person makes is the only one in the history: restarts leave no trace there.
+    expect(gw.gateway.models.history('station-1', { limit: 10 }).filter((e) => e.action.startsWith('shadow')).map((e) => e.action)).toEqual(['shadow-start']);
+
+    // The package vanishes from disk while the gateway is down: the run is closed at start, the station runs on.
+    await gw.gateway.models.stopShadow('station-1', { actor: 'eng1', reason: 'next candidate' });
+    const second = await gw.gateway.models.startShadow('station-1', 'demo-part', '1.8.0', { actor: 'eng1', reason: 'try 1.8' });
+    await gw.stop();
+    rmSync(join(gw.dataDir, 'models', 'demo-part', '1.8.0'), { recursive: true, force: true });
+    gw = await gw.restart();
+    gateways.push(gw);
+    expect(gw.gateway.models.shadows.current('station-1')).toBeNull();
+    const closed = gw.gateway.store.db.prepare('SELECT stopped_by FROM shadow_run WHERE id = ?').get(second.id) as { stopped_by: string };
+    expect(closed.stopped_by).toMatch(/^gateway restart: the candidate cannot be loaded/);
+    expect((await runParts(gw, 2)).every((i) => i.state !== 'error')).toBe(true);
   });
 });
