@@ -305,6 +305,14 @@ export class Reader {
   qualifiedName(): { ns: number; name: string | null } {
     return { ns: this.u16(), name: this.string() };
   }
+  /** ReadValueId: the node and attribute (index range and data encoding are read past). */
+  readValueId(): { node: NodeId; attribute: number } {
+    const node = this.nodeId();
+    const attribute = this.u32();
+    this.string();
+    this.qualifiedName();
+    return { node, attribute };
+  }
   diagnosticInfo(): void {
     const mask = this.u8();
     if (mask & 0x01) this.i32();

@@ -255,13 +255,7 @@ export class WirePlcServer {
   private read(r: Reader, reply: (type: number, write: (w: Writer) => void) => void): void {
     r.f64();
     r.i32();
-    const nodes = r.array(() => {
-      const node = r.nodeId();
-      const attribute = r.u32();
-      r.string();
-      r.qualifiedName();
-      return { node, attribute };
-    });
+    const nodes = r.array(() => r.readValueId());
     reply(Enc.ReadResponse, (w) => {
       w.array(nodes, ({ node, attribute }) => {
         if (node.ns === 0 && node.id === 2255 && attribute === Attr.Value) {
@@ -328,10 +322,7 @@ export class WirePlcServer {
     if (!sub) return fault(Status.BadSubscriptionIdInvalid);
     r.i32();
     const requests = r.array(() => {
-      const node = r.nodeId();
-      const attribute = r.u32();
-      r.string();
-      r.qualifiedName();
+      const { node, attribute } = r.readValueId();
       r.i32();
       const clientHandle = r.u32();
       const sampling = r.f64();
