@@ -84,6 +84,7 @@ const table = {
   LOUPE_ERR_AUTH_TOKEN_SCOPE: { status: 403, message: 'API token scope does not allow this' },
   LOUPE_ERR_IMAGE_UNREADABLE: { status: 422, message: 'stored image cannot be decoded for an overlay' },
   LOUPE_ERR_EXPORT_TOO_LARGE: { status: 413, message: 'too many inspections for one ZIP export' },
+  LOUPE_ERR_EXPORT_BUSY: { status: 429, message: 'as many exports as http.maxConcurrentExports are running: try again shortly' },
   // model registry
   LOUPE_ERR_MODEL_REFUSED: { status: 422, message: 'model package refused' },
   LOUPE_ERR_MODEL_HASH: { status: 422, message: 'model.onnx does not match the sha256 it came with' },

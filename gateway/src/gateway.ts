@@ -121,7 +121,7 @@ export async function startGateway(cfg: LoupeConfig, log: Logger): Promise<Gatew
     };
 
     const links: LinkStatus[] = [];
-    const server = await buildServer({ stations, store, review, metrics, log, links: () => links, ready: () => ready, hmi, engineer: { shifts: cfg.shifts }, models: { lifecycle: models, maxPackageBytes } });
+    const server = await buildServer({ stations, store, review, metrics, log, links: () => links, ready: () => ready, hmi, engineer: { shifts: cfg.shifts, maxConcurrentExports: cfg.http.maxConcurrentExports }, models: { lifecycle: models, maxPackageBytes } });
     await server.listen({ host: cfg.http.host, port: cfg.http.port });
     cleanups.unshift(() => server.close());
     const address = server.server.address();

@@ -29,7 +29,7 @@ export interface ApiContext {
   /** The operator HMI: logins, its settings and where its page is built. */
   hmi: HmiContext;
   /** The engineer API: shifts and the plant's time zone for statistics and exports. */
-  engineer: { shifts: ShiftsConfig };
+  engineer: { shifts: ShiftsConfig; maxConcurrentExports: number };
   /** Model packages, shadow runs, promotion and rollback; uploads may be up to `maxPackageBytes`. */
   models: { lifecycle: ModelLifecycle; maxPackageBytes: number };
 }

@@ -5,7 +5,10 @@ import { startGateway } from '../gateway.js';
 import { createLogger } from '../log.js';
 import { defaultConfigFile } from './paths.js';
 
-/** `loupe run [--config FILE]`: the gateway until SIGINT/SIGTERM, then a clean stop and exit 0. */
+/**
+ * `loupe run [--config FILE]`: the gateway until SIGINT/SIGTERM, then a clean stop and exit 0. An internal
+ * error nothing handled is logged as fatal and ends the process with exit code 70 after a best-effort stop.
+ */
 export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, strict: true });
   const file = values.config ?? process.env.LOUPE_CONFIG ?? defaultConfigFile();
@@ -23,6 +26,23 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 
   return new Promise<number>((resolve) => {
+    // A bug that escapes every handler leaves the process in a state nobody reasoned about: say so in the log,
+    // stop as cleanly as still possible (every committed inspection and decision is already on disk) and exit
+    // non-zero, so the service manager starts a fresh process.
+    let failing = false;
+    const onBug = (err: unknown) => {
+      log.fatal({ code: 'LOUPE_ERR_INTERNAL', err }, `internal error, stopping: ${errorMessage(err)}`);
+      if (failing) return;
+      failing = true;
+      const hardStop = setTimeout(() => resolve(70), cfg.gateway.shutdownGraceMs + 5000);
+      hardStop.unref();
+      gateway.stop().then(
+        () => resolve(70),
+        () => resolve(70),
+      );
+    };
+    process.on('unhandledRejection', onBug);
+    process.on('uncaughtException', onBug);
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;

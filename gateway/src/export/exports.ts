@@ -79,9 +79,11 @@ export function exportZip(src: ExportSource, filter: InspectionFilter, o: CsvOpt
     }
     const archive = new ZipArchive({ zlib: { level: 6 } });
     const open_: FileHandle[] = [];
+    let csv: LineStream | null = null;
     const fill = async () => {
       const entries = new EntryWindow(archive, 1);
-      await entries.add(new LineStream(csvLines(src, reader, filter, o), () => undefined), { name: 'inspections.csv' });
+      csv = new LineStream(csvLines(src, reader, filter, o), () => undefined);
+      await entries.add(csv, { name: 'inspections.csv' });
       // The CSV's rows are read before the images' start: one iterator at a time on the reader.
       await entries.drained();
       entries.max = IMAGES_IN_FLIGHT;
@@ -118,7 +120,13 @@ export function exportZip(src: ExportSource, filter: InspectionFilter, o: CsvOpt
       })
       .finally(() => {
         for (const fh of open_) void fh.close().catch(() => undefined);
-        reader.close();
+        // A client gone during the CSV part leaves it unread: stop its row iterator before the reader closes.
+        (csv as LineStream | null)?.destroy();
+        try {
+          reader.close();
+        } catch (err) {
+          src.log.warn({ err }, 'closing a ZIP export\'s reader failed');
+        }
       });
     return { rows, stream: archive as unknown as Readable };
   });

@@ -293,6 +293,8 @@ export interface ReviewedPair {
 export class ExportReader {
   private readonly db: Db;
   private closed = false;
+  /** Iterators not run to the end: SQLite refuses to close a connection while one is open. */
+  private readonly open = new Set<IterableIterator<JoinedRow>>();
 
   constructor(dbFile: string) {
     this.db = new Database(dbFile, { readonly: true, fileMustExist: true });
@@ -311,12 +313,21 @@ export class ExportReader {
   *rows(f: InspectionFilter, order: SortOrder): Generator<InspectionWithDecision> {
     const { sql, args } = whereOf(f);
     const stmt = this.db.prepare<Record<string, unknown>, JoinedRow>(`${SELECT_WITH_DECISION} WHERE ${sql} ORDER BY i.id ${order === 'desc' ? 'DESC' : 'ASC'}`);
-    for (const r of stmt.iterate(args)) yield fromJoined(r);
+    const it = stmt.iterate(args);
+    this.open.add(it);
+    try {
+      for (const r of it) yield fromJoined(r);
+    } finally {
+      this.open.delete(it);
+    }
   }
 
+  /** Ends the snapshot and closes the connection, also when a client walked away in the middle of an iteration. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const it of this.open) it.return?.();
+    this.open.clear();
     try {
       this.db.exec('COMMIT');
     } finally {

@@ -210,4 +210,28 @@ describe('engineer API: exports', () => {
       await live.stop();
     }
   });
+
+  it('refuses a third export while two stream, with 429 and Retry-After, and takes one again when a download ends', async () => {
+    const open = async () => fetch(`${g.url}/api/exports/inspections.zip`, { headers: { authorization: `Bearer ${g.adminToken}` } });
+    // ZIPs with every image: far more than socket buffers hold, so an unread download keeps its slot.
+    const first = await open();
+    const second = await open();
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const third = await open();
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).toBe('30');
+    expect(await third.json()).toMatchObject({ code: 'LOUPE_ERR_EXPORT_BUSY' });
+
+    // The client walks away from one download: its slot comes back.
+    await first.body?.cancel();
+    let again = await open();
+    for (let i = 0; i < 50 && again.status === 429; i++) {
+      await again.body?.cancel();
+      await new Promise((r) => setTimeout(r, 100));
+      again = await open();
+    }
+    expect(again.status).toBe(200);
+    await again.body?.cancel();
+    await second.body?.cancel();
+  });
 });

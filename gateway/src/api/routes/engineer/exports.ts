@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { LoupeError } from '../../../errors.js';
 import { exportCsv, exportNdjson, exportZip, type StartedExport } from '../../../export/exports.js';
 import type { InspectionFilter } from '../../../store/queries.js';
 import { errorDto } from '../../schemas.js';
@@ -17,7 +18,7 @@ const csvOptions = {
     .default('true')
     .describe("prefix text cells starting with = + - @ with ' so spreadsheets do not run them as formulas; false for exact text"),
 };
-const responses = { 400: errorDto, 401: errorDto, 403: errorDto };
+const responses = { 400: errorDto, 401: errorDto, 403: errorDto, 429: errorDto };
 
 /**
  * Exports of the inspection log for a filter. They stream from one snapshot
@@ -28,6 +29,20 @@ export const exportRoutes =
   (api: EngineerApi): FastifyPluginAsyncZod =>
   async (app) => {
     const { access, clock, exportSource } = api;
+    const maxRunning = api.ctx.engineer.maxConcurrentExports;
+    let running = 0;
+
+    /** Start an export if a slot is free; the slot is released when its stream closes (done, failed or abandoned). */
+    const start = (reply: FastifyReply, begin: () => StartedExport): StartedExport => {
+      if (running >= maxRunning) {
+        reply.header('retry-after', '30');
+        throw new LoupeError('LOUPE_ERR_EXPORT_BUSY', `${running} exports are running (http.maxConcurrentExports ${maxRunning}); try again in a moment`);
+      }
+      const e = begin();
+      running++;
+      e.stream.once('close', () => running--);
+      return e;
+    };
 
     const send = (reply: FastifyReply, e: StartedExport, type: string, ext: string, filter: InspectionFilter, who: string | undefined) => {
       const stamp = clock.iso(Date.now()).slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
@@ -53,7 +68,7 @@ export const exportRoutes =
       async (req, reply) => {
         const q = req.query;
         const filter = toFilter(q, clock);
-        const e = exportCsv(exportSource, filter, { order: q.order, bom: q.bom === 'true', delimiter: q.delimiter === 'semicolon' ? ';' : ',', guardFormulas: q.guardFormulas === 'true' });
+        const e = start(reply, () => exportCsv(exportSource, filter, { order: q.order, bom: q.bom === 'true', delimiter: q.delimiter === 'semicolon' ? ';' : ',', guardFormulas: q.guardFormulas === 'true' }));
         return send(reply, e, 'text/csv; charset=utf-8', 'csv', filter, req.principal?.id);
       },
     );
@@ -66,7 +81,7 @@ export const exportRoutes =
       },
       async (req, reply) => {
         const filter = toFilter(req.query, clock);
-        return send(reply, exportNdjson(exportSource, filter, { order: req.query.order }), 'application/x-ndjson; charset=utf-8', 'ndjson', filter, req.principal?.id);
+        return send(reply, start(reply, () => exportNdjson(exportSource, filter, { order: req.query.order })), 'application/x-ndjson; charset=utf-8', 'ndjson', filter, req.principal?.id);
       },
     );
 
@@ -86,13 +101,13 @@ export const exportRoutes =
       async (req, reply) => {
         const q = req.query;
         const filter = toFilter(q, clock);
-        const e = exportZip(exportSource, filter, {
+        const e = start(reply, () => exportZip(exportSource, filter, {
           order: q.order,
           bom: q.bom === 'true',
           delimiter: q.delimiter === 'semicolon' ? ';' : ',',
           guardFormulas: q.guardFormulas === 'true',
           description: { filter: describeFilter(filter, clock), exportedBy: req.principal?.id ?? null },
-        });
+        }));
         return send(reply, e, 'application/zip', 'zip', filter, req.principal?.id);
       },
     );
