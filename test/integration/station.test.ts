@@ -6,6 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SyntheticLine } from '../../gateway/src/camera/synthetic/synthetic-line.js';
 import { startGateway, type Gateway } from '../../gateway/src/gateway.js';
 import { Detector } from '../../gateway/src/vision/detector.js';
+import { captureLog } from '../helpers/plc-line.js';
 import { silentLog, tempDir, testConfig } from '../helpers/test-config.js';
 
 const tmp = tempDir('loupe-station-');
@@ -45,6 +46,23 @@ describe('station pipeline', () => {
       expect(['pass', 'fail', 'review']).toContain(i?.modelVerdict);
       expect(existsSync(gateway.store.images.path(i?.imageRef ?? 'missing'))).toBe(true);
     }
+  });
+
+  it('keeps the line going and every consumer informed when one consumer of announced parts throws', async () => {
+    const { log, lines } = captureLog();
+    const cfg = testConfig(join(tmp.dir, 'listener'), { stations: [{ id: 's1', trigger: { type: 'api' }, camera: { type: 'synthetic', seed: 7 } }] });
+    gateway = await startGateway(cfg, log);
+    const station = gateway.stations.get('s1');
+    if (!station) throw new Error('no station');
+    station.on('inspected', (i) => {
+      if (i.partId === 'B1') throw new Error('consumer bug');
+    });
+    const heard: string[] = [];
+    station.on('inspected', (i) => heard.push(i.partId));
+    for (const partId of ['A1', 'B1', 'C1']) await station.trigger({ via: 'api', partId });
+    expect(heard).toEqual(['A1', 'B1', 'C1']);
+    expect(gateway.store.inspections.list({ station: 's1', limit: 10 }).map((i) => i.partId).sort()).toEqual(['A1', 'B1', 'C1']);
+    expect(lines.filter((l) => l.code === 'LOUPE_ERR_INTERNAL' && l.partId === 'B1')).toHaveLength(1);
   });
 
   it('records a corrupt frame as an inspection error, rejects the file, and keeps inspecting', async () => {

@@ -309,7 +309,15 @@ export class Station extends EventEmitter<StationEvents> {
     if (i.state === 'error') log.warn({ ...line, code: i.errorCode }, `part ${i.partId}: no result (${i.reason})`);
     else if (i.modelVerdict === 'pass' && !i.audit) log.debug(line, `part ${i.partId}: pass`);
     else log.info(line, `part ${i.partId}: ${i.modelVerdict}${i.audit ? ' (audit sample)' : ''}: ${i.reason}`);
-    this.emit('inspected', i);
+    // Each consumer (PLC, review queue, uplink, live screens) on its own: one that throws must not keep the
+    // others from hearing of the part, nor stop the line.
+    for (const listener of this.rawListeners('inspected')) {
+      try {
+        listener(i);
+      } catch (err) {
+        log.error({ err, code: 'LOUPE_ERR_INTERNAL', partId: i.partId, inspection: i.id }, `a consumer of part ${i.partId} failed: ${errorMessage(err)}; the line goes on`);
+      }
+    }
     if (this.shadowTap) this.toShadow(this.shadowTap, i);
   }
 
