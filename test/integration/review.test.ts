@@ -1,7 +1,9 @@
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startGateway, type Gateway } from '../../gateway/src/gateway.js';
 import type { Inspection } from '../../gateway/src/inspect/inspection.js';
+import { captureLog } from '../helpers/plc-line.js';
 import { silentLog, tempDir, testConfig } from '../helpers/test-config.js';
 
 const tmp = tempDir('loupe-review-');
@@ -13,11 +15,11 @@ afterEach(async () => {
 });
 
 /** Every part goes to review: an uncertain band covering all scores. */
-async function reviewGateway(name: string, review = { timeoutMs: 60_000, safeVerdict: 'fail' as const }) {
+async function reviewGateway(name: string, review = { timeoutMs: 60_000, safeVerdict: 'fail' as const }, log: Logger = silentLog) {
   const cfg = testConfig(join(tmp.dir, name), {
     stations: [{ id: 's1', trigger: { type: 'api' }, policy: { passBelow: 0, failAtOrAbove: 1, auditRate: 0 }, review }],
   });
-  gateway = await startGateway(cfg, silentLog);
+  gateway = await startGateway(cfg, log);
   return gateway;
 }
 
@@ -81,6 +83,22 @@ describe('review queue', () => {
     expect(g.store.decisions.forInspection(i.id)).toMatchObject({ decidedBy: 'timeout', operatorId: null, verdict: 'fail' });
     // A timeout is no human judgement: nothing goes out as training data.
     expect(g.store.outbox.backlog().count).toBe(0);
+  });
+
+  it('keeps a timed-out part waiting while the store refuses writes, says so once, and records it when the store is back', async () => {
+    const { log, lines } = captureLog();
+    const g = await reviewGateway('e2', { timeoutMs: 1000, safeVerdict: 'fail' }, log);
+    const i = await part(g, 'R5b');
+    // SQLite refuses every write from here, as on a file system remounted read-only.
+    g.store.db.pragma('query_only = 1');
+    // Past the deadline and several checks later.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(g.review.list('s1').map((x) => x.id)).toEqual([i.id]);
+    expect(lines.filter((l) => l.level === 50 && l.inspection === i.id)).toHaveLength(1);
+    g.store.db.pragma('query_only = 0');
+    const settled = await new Promise<{ inspection: Inspection }>((resolve) => g.review.once('settled', resolve));
+    expect(settled.inspection).toMatchObject({ id: i.id, state: 'timed-out', verdict: 'fail' });
+    expect(g.review.list('s1')).toEqual([]);
   });
 
   it('restores parts still waiting after a restart', async () => {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import type { StationConfig } from '../config/sections/station.js';
-import { LoupeError } from '../errors.js';
+import { errorMessage, isLoupeError, LoupeError } from '../errors.js';
 import type { Inspection, Verdict } from '../inspect/inspection.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
@@ -59,6 +59,8 @@ const OTHER = 'other';
 export class ReviewQueue extends EventEmitter<ReviewEvents> {
   private readonly pending = new Map<string, Pending>();
   private timer: NodeJS.Timeout | null = null;
+  /** A timeout could not be recorded at the last check (logged once until one succeeds). */
+  private expireFailing = false;
 
   constructor(
     private readonly deps: {
@@ -167,32 +169,42 @@ export class ReviewQueue extends EventEmitter<ReviewEvents> {
     const now = this.now();
     for (const p of [...this.pending.values()]) {
       if (p.deadline > now) continue;
-      const i = p.inspection;
-      const safe = this.deps.stations.get(i.station)?.review.safeVerdict ?? 'fail';
-      const verdict: Verdict = i.audit && i.modelVerdict !== 'review' && i.modelVerdict !== null ? i.modelVerdict : safe;
-      const decision: Decision = {
-        id: ulid(now),
-        inspectionId: i.id,
-        verdict: verdict === 'pass' ? 'pass' : 'fail',
-        defectClass: verdict === 'fail' ? i.defectClass : null,
-        note: null,
-        decidedBy: 'timeout',
-        operatorId: null,
-        decidedAt: new Date(now),
-      };
-      const reason = i.audit ? 'audit sample not reviewed in time; the model verdict stands' : `review timed out; safe verdict ${verdict}`;
-      const ok = this.deps.store.db.transaction(() => {
-        const changed = this.deps.store.inspections.settle(i.id, { verdict, defectClass: decision.defectClass, decidedBy: 'timeout', reason, state: 'timed-out' });
-        if (changed) this.deps.store.decisions.insert(decision);
-        return changed;
-      })();
-      if (!ok) {
-        this.pending.delete(i.id);
-        continue;
+      try {
+        this.timeOut(p.inspection, now);
+        this.expireFailing = false;
+      } catch (err) {
+        // The store refused (disk full, locked): the part stays waiting and the next check tries again; said once.
+        if (!this.expireFailing) this.deps.log.error({ err: errorMessage(err), code: isLoupeError(err) ? err.code : 'LOUPE_ERR_STORE_WRITE', inspection: p.inspection.id }, `cannot record the review timeout of part ${p.inspection.partId}; retrying`);
+        this.expireFailing = true;
       }
-      this.deps.log.warn({ partId: i.partId, inspection: i.id, verdict, station: i.station }, `part ${i.partId}: ${reason}`);
-      this.finish(i.id, decision, 'timed-out');
     }
+  }
+
+  private timeOut(i: Inspection, now: number): void {
+    const safe = this.deps.stations.get(i.station)?.review.safeVerdict ?? 'fail';
+    const verdict: Verdict = i.audit && i.modelVerdict !== 'review' && i.modelVerdict !== null ? i.modelVerdict : safe;
+    const decision: Decision = {
+      id: ulid(now),
+      inspectionId: i.id,
+      verdict: verdict === 'pass' ? 'pass' : 'fail',
+      defectClass: verdict === 'fail' ? i.defectClass : null,
+      note: null,
+      decidedBy: 'timeout',
+      operatorId: null,
+      decidedAt: new Date(now),
+    };
+    const reason = i.audit ? 'audit sample not reviewed in time; the model verdict stands' : `review timed out; safe verdict ${verdict}`;
+    const ok = this.deps.store.db.transaction(() => {
+      const changed = this.deps.store.inspections.settle(i.id, { verdict, defectClass: decision.defectClass, decidedBy: 'timeout', reason, state: 'timed-out' });
+      if (changed) this.deps.store.decisions.insert(decision);
+      return changed;
+    })();
+    if (!ok) {
+      this.pending.delete(i.id);
+      return;
+    }
+    this.deps.log.warn({ partId: i.partId, inspection: i.id, verdict, station: i.station }, `part ${i.partId}: ${reason}`);
+    this.finish(i.id, decision, 'timed-out');
   }
 
   private finish(id: string, decision: Decision, outcome: 'confirmed' | 'overridden' | 'timed-out'): Settlement {
@@ -202,7 +214,14 @@ export class ReviewQueue extends EventEmitter<ReviewEvents> {
     this.deps.metrics.reviews.inc({ station: inspection.station, outcome });
     this.updateGauge();
     const settlement = { inspection, decision };
-    this.emit('settled', settlement);
+    // The decision is committed: a consumer (PLC final verdict, live screens) that throws must not undo that for the others.
+    for (const listener of this.rawListeners('settled')) {
+      try {
+        listener(settlement);
+      } catch (err) {
+        this.deps.log.error({ err, code: 'LOUPE_ERR_INTERNAL', inspection: id }, `a consumer of the decision on part ${inspection.partId} failed: ${errorMessage(err)}`);
+      }
+    }
     return settlement;
   }
 
