@@ -1,9 +1,12 @@
+import { afterEach } from 'vitest';
 import { parseConfig } from '../../gateway/src/config/load.js';
 import type { LoupeConfigInput } from '../../gateway/src/config/schema.js';
 import { wirePlc } from '../../gateway/src/plc/plc-link.js';
 import { startPlcRuntime, type PlcRuntime } from '../../gateway/src/plc/plc-runtime.js';
+import type { PlcSimulator } from '../../gateway/src/plc/simulator.js';
 import { routeStackLogs } from '../../gateway/src/plc/stack-log.js';
 import type { PlcTestLine } from './plc-line.js';
+import { expectNoOpenSockets } from './plc-leaks.js';
 
 type PlcInput = NonNullable<LoupeConfigInput['plc']>;
 type ClientInput = NonNullable<PlcInput['client']>;
@@ -64,4 +67,29 @@ export async function waitUntil<T>(what: string, check: () => T | undefined | fa
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${state ? `; state: ${JSON.stringify(state())}` : ''}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** What a PLC test started: a line, a simulated PLC, Loupe's PLC runtime. */
+export interface PlcRig {
+  line: PlcTestLine | null;
+  sim: PlcSimulator | null;
+  loupe: PlcRuntime | null;
+}
+
+/**
+ * Holds what each test of a file starts and stops it after the test, in
+ * reverse order, then checks that no socket stayed open.
+ */
+export function plcRigPerTest(): PlcRig {
+  const rig: PlcRig = { line: null, sim: null, loupe: null };
+  afterEach(async () => {
+    await rig.loupe?.stop();
+    await rig.sim?.stop();
+    await rig.line?.close();
+    rig.loupe = null;
+    rig.sim = null;
+    rig.line = null;
+    await expectNoOpenSockets();
+  });
+  return rig;
 }

@@ -1,26 +1,11 @@
 import { DataType } from 'node-opcua';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { PlcRuntime } from '../../../gateway/src/plc/plc-runtime.js';
-import type { PlcSimulator } from '../../../gateway/src/plc/simulator.js';
-import { startLoupePlc, waitUntil } from '../../helpers/plc-loupe.js';
-import { DEMO_MODEL, startPlcLine, type PlcTestLine } from '../../helpers/plc-line.js';
-import { expectNoOpenSockets } from '../../helpers/plc-leaks.js';
+import { describe, expect, it } from 'vitest';
+import { plcRigPerTest, startLoupePlc, waitUntil } from '../../helpers/plc-loupe.js';
+import { DEMO_MODEL, startPlcLine } from '../../helpers/plc-line.js';
 import { startTestSim } from '../../helpers/plc-sim.js';
 
 describe('PLC handshake over OPC UA', () => {
-  let line: PlcTestLine | null = null;
-  let sim: PlcSimulator | null = null;
-  let loupe: PlcRuntime | null = null;
-
-  afterEach(async () => {
-    await loupe?.stop();
-    await sim?.stop();
-    await line?.close();
-    loupe = null;
-    sim = null;
-    line = null;
-    await expectNoOpenSockets();
-  });
+  const rig = plcRigPerTest();
 
   /** A line, a simulated PLC that waits for Ready, and Loupe's client connected to it. */
   async function setUp(
@@ -29,9 +14,9 @@ describe('PLC handshake over OPC UA', () => {
     client: Parameters<typeof startLoupePlc>[1]['client'] = {},
     lineOpts: Parameters<typeof startPlcLine>[1] = {},
   ) {
-    line = await startPlcLine(station, lineOpts);
-    sim = await startTestSim(line.dir, line.log, { runLine: false, ...simOver });
-    loupe = await startLoupePlc(line, { endpoint: sim.endpointUrl, client });
+    const line = (rig.line = await startPlcLine(station, lineOpts));
+    const sim = (rig.sim = await startTestSim(line.dir, line.log, { runLine: false, ...simOver }));
+    const loupe = (rig.loupe = await startLoupePlc(line, { endpoint: sim.endpointUrl, client }));
     const s = sim;
     await waitUntil('Ready and LoupeHeartbeat', () => s.read('Ready') === true && s.loupeAlive, 15_000);
     return { line, sim: s, loupe };
@@ -154,9 +139,9 @@ describe('PLC handshake over OPC UA', () => {
   });
 
   it('names the tag declared with a data type the handshake cannot use, once', async () => {
-    line = await startPlcLine();
-    sim = await startTestSim(line.dir, line.log, { runLine: false, types: { Verdict: DataType.String } });
-    loupe = await startLoupePlc(line, { endpoint: sim.endpointUrl });
+    const line = (rig.line = await startPlcLine());
+    const sim = (rig.sim = await startTestSim(line.dir, line.log, { runLine: false, types: { Verdict: DataType.String } }));
+    const loupe = (rig.loupe = await startLoupePlc(line, { endpoint: sim.endpointUrl }));
     const conn = loupe.connection;
     await waitUntil('a tag type error', () => conn?.lastError?.code === 'LOUPE_ERR_PLC_TAG_TYPE', 10_000);
     expect(conn?.lastError?.details).toMatchObject({ tag: 'Verdict', declared: 'String' });

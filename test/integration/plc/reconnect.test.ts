@@ -1,31 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { PlcRuntime } from '../../../gateway/src/plc/plc-runtime.js';
-import type { PlcSimulator } from '../../../gateway/src/plc/simulator.js';
-import { startLoupePlc, waitUntil } from '../../helpers/plc-loupe.js';
-import { startPlcLine, type PlcTestLine } from '../../helpers/plc-line.js';
-import { expectNoOpenSockets } from '../../helpers/plc-leaks.js';
+import { describe, expect, it } from 'vitest';
+import { plcRigPerTest, startLoupePlc, waitUntil } from '../../helpers/plc-loupe.js';
+import { startPlcLine } from '../../helpers/plc-line.js';
 import { startTestSim } from '../../helpers/plc-sim.js';
 
 describe('PLC link loss and restarts', () => {
-  let line: PlcTestLine | null = null;
-  let sim: PlcSimulator | null = null;
-  let loupe: PlcRuntime | null = null;
-
-  afterEach(async () => {
-    await loupe?.stop();
-    await sim?.stop();
-    await line?.close();
-    loupe = null;
-    sim = null;
-    line = null;
-    await expectNoOpenSockets();
-  });
+  const rig = plcRigPerTest();
 
   it('reconnects after the PLC server restarts mid-run, re-reads the counters, and mismatches nothing', async () => {
-    line = await startPlcLine({ policy: { passBelow: 0.3, failAtOrAbove: 0.5, auditRate: 0 }, review: { timeoutMs: 1000, safeVerdict: 'fail' } });
+    const line = (rig.line = await startPlcLine({ policy: { passBelow: 0.3, failAtOrAbove: 0.5, auditRate: 0 }, review: { timeoutMs: 1000, safeVerdict: 'fail' } }));
     const s = await startTestSim(line.dir, line.log, { runLine: false, partsPerMin: 300, resultTimeoutMs: 3000, finalTimeoutMs: 10_000 });
-    sim = s;
-    loupe = await startLoupePlc(line, { endpoint: s.endpointUrl });
+    rig.sim = s;
+    rig.loupe = await startLoupePlc(line, { endpoint: s.endpointUrl });
     await waitUntil('Ready', () => s.read('Ready') === true && s.loupeAlive, 15_000);
     s.setLine(true);
     await waitUntil('a dozen results', () => s.summary().results >= 12, 20_000, () => s.summary());
@@ -54,10 +39,10 @@ describe('PLC link loss and restarts', () => {
   });
 
   it('keeps its session through a network interruption and carries on', async () => {
-    line = await startPlcLine({ policy: { passBelow: 0.3, failAtOrAbove: 0.5, auditRate: 0 } });
+    const line = (rig.line = await startPlcLine({ policy: { passBelow: 0.3, failAtOrAbove: 0.5, auditRate: 0 } }));
     const s = await startTestSim(line.dir, line.log, { runLine: false, partsPerMin: 300, resultTimeoutMs: 3000 });
-    sim = s;
-    loupe = await startLoupePlc(line, { endpoint: s.endpointUrl });
+    rig.sim = s;
+    rig.loupe = await startLoupePlc(line, { endpoint: s.endpointUrl });
     await waitUntil('Ready', () => s.read('Ready') === true && s.loupeAlive, 15_000);
     s.setLine(true);
     await waitUntil('five results', () => s.summary().results >= 5, 15_000);
@@ -75,19 +60,19 @@ describe('PLC link loss and restarts', () => {
   });
 
   it('carries on from the PLC counters after Loupe restarts', async () => {
-    line = await startPlcLine({ policy: { passBelow: 0.3, failAtOrAbove: 0.5, auditRate: 0 } });
+    const line = (rig.line = await startPlcLine({ policy: { passBelow: 0.3, failAtOrAbove: 0.5, auditRate: 0 } }));
     const s = await startTestSim(line.dir, line.log, { runLine: false, partsPerMin: 400, resultTimeoutMs: 3000 });
-    sim = s;
-    loupe = await startLoupePlc(line, { endpoint: s.endpointUrl });
+    rig.sim = s;
+    const first = (rig.loupe = await startLoupePlc(line, { endpoint: s.endpointUrl }));
     await waitUntil('Ready', () => s.read('Ready') === true && s.loupeAlive, 15_000);
     s.setLine(true);
     await waitUntil('five results', () => s.summary().results >= 5, 15_000);
     s.setLine(false);
     await waitUntil('the line to empty', () => s.summary().waiting === 0, 5000);
-    await loupe.stop();
+    await first.stop();
     const before = s.summary().results;
     expect(s.read('ResultSeq')).toBe(before);
-    loupe = await startLoupePlc(line, { endpoint: s.endpointUrl });
+    rig.loupe = await startLoupePlc(line, { endpoint: s.endpointUrl });
     await waitUntil('Ready again', () => s.read('Ready') === true && s.loupeAlive, 15_000);
     s.setLine(true);
     await waitUntil('five more results', () => s.summary().results >= before + 5, 15_000, () => s.summary());

@@ -1,10 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Inspection } from '../../../gateway/src/inspect/inspection.js';
-import type { PlcRuntime } from '../../../gateway/src/plc/plc-runtime.js';
-import type { PlcSimulator } from '../../../gateway/src/plc/simulator.js';
-import { startLoupePlc, waitUntil } from '../../helpers/plc-loupe.js';
-import { startPlcLine, type PlcTestLine } from '../../helpers/plc-line.js';
-import { expectNoOpenSockets } from '../../helpers/plc-leaks.js';
+import { plcRigPerTest, startLoupePlc, waitUntil } from '../../helpers/plc-loupe.js';
+import { startPlcLine } from '../../helpers/plc-line.js';
 import { startTestSim } from '../../helpers/plc-sim.js';
 
 /** What the PLC must have received for an inspection, by the Loupe record. */
@@ -14,21 +11,12 @@ function expectedVerdict(i: Inspection): string {
 }
 
 describe('PLC handshake at line rate', () => {
-  let line: PlcTestLine | null = null;
-  let sim: PlcSimulator | null = null;
-  let loupe: PlcRuntime | null = null;
-
-  afterEach(async () => {
-    await loupe?.stop();
-    await sim?.stop();
-    await line?.close();
-    await expectNoOpenSockets();
-  });
+  const rig = plcRigPerTest();
 
   async function setUp(station: Parameters<typeof startPlcLine>[0], simOver: Parameters<typeof startTestSim>[2]) {
-    line = await startPlcLine(station);
-    sim = await startTestSim(line.dir, line.log, { runLine: false, ...simOver });
-    loupe = await startLoupePlc(line, { endpoint: sim.endpointUrl });
+    const line = (rig.line = await startPlcLine(station));
+    const sim = (rig.sim = await startTestSim(line.dir, line.log, { runLine: false, ...simOver }));
+    rig.loupe = await startLoupePlc(line, { endpoint: sim.endpointUrl });
     const s = sim;
     await waitUntil('Ready and LoupeHeartbeat', () => s.read('Ready') === true && s.loupeAlive, 15_000);
     return { line, sim: s };

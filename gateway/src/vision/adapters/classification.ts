@@ -15,7 +15,7 @@ export const classification: OutputAdapter<'classification'> = (outputs, spec, m
   const goodIndex = manifest.labels.indexOf(manifest.goodLabel);
   const findings: Finding[] = manifest.labels
     .map((label, i) => ({ label, score: probs[i] ?? 0 }))
-    .filter((f, i) => i !== goodIndex)
+    .filter((_, i) => i !== goodIndex)
     .sort((a, b) => b.score - a.score);
   const defectScore =
     goodIndex >= 0 && spec.activation === 'softmax' ? 1 - (probs[goodIndex] ?? 0) : Math.max(0, ...findings.map((f) => f.score));
