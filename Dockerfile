@@ -30,8 +30,9 @@ ENV NODE_ENV=production \
     LOUPE__HTTP__HOST=0.0.0.0 \
     LOUPE__LOG__PRETTY=never
 VOLUME /var/lib/loupe
-# HMI/API, OPC UA server
-EXPOSE 8080 4840
+# HMI/API; Loupe's OPC UA server (serves the network once plc.server.host is 0.0.0.0 in your config: the
+# embedded demo keeps it, and its simulated PLC, on loopback inside the container).
+EXPOSE 8080 4841
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s \
   CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # tini forwards SIGTERM so parts in flight finish and the store closes cleanly.
