@@ -1,4 +1,4 @@
-import { language, t } from './i18n/index.js';
+import { locale, t } from './i18n/index.js';
 
 /** Waiting times as an operator reads them: "12 s", "2:05 min". */
 export function duration(ms: number): string {
@@ -8,16 +8,16 @@ export function duration(ms: number): string {
 }
 
 export function clock(iso: string | number | Date, withSeconds = true): string {
-  return new Date(iso).toLocaleTimeString(language() === 'de' ? 'de-DE' : 'en-GB', { hour: '2-digit', minute: '2-digit', ...(withSeconds ? { second: '2-digit' } : {}) });
+  return new Date(iso).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit', ...(withSeconds ? { second: '2-digit' } : {}) });
 }
 
 export function percent(v: number | null, digits = 1): string {
   if (v === null) return '–';
-  return `${(v * 100).toLocaleString(language() === 'de' ? 'de-DE' : 'en-GB', { minimumFractionDigits: digits, maximumFractionDigits: digits })} %`;
+  return `${(v * 100).toLocaleString(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits })} %`;
 }
 
 export function num(v: number, digits = 0): string {
-  return v.toLocaleString(language() === 'de' ? 'de-DE' : 'en-GB', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return v.toLocaleString(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
 /** Part ids can be long ULIDs: keep the end, which is what changes from part to part. */

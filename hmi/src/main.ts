@@ -1,14 +1,12 @@
-import { api } from './api.js';
 import { App, type ScreenName } from './app.js';
 import { DecisionOutbox } from './decisions.js';
-import { h } from './dom.js';
-import { initLanguage, t } from './i18n/index.js';
+import { initLanguage } from './i18n/index.js';
 import { Live } from './live.js';
 import { lockLayer, loginScreen } from './screens/login.js';
 import { reviewScreen } from './screens/review.js';
 import { statusScreen } from './screens/status.js';
 import { usersScreen } from './screens/users.js';
-import type { HmiSettings } from './types.js';
+import { loadSettings } from './settings.js';
 
 /**
  * Entry: /review, /status, /users, /login, and the kiosk URL
@@ -42,18 +40,6 @@ async function boot(): Promise<void> {
     document.addEventListener('pointerdown', () => void document.documentElement.requestFullscreen?.().catch(() => undefined), { once: true });
   }
   await app.start(screen);
-}
-
-/** The page needs the gateway's settings once; until it answers, say so and retry. */
-async function loadSettings(root: HTMLElement): Promise<HmiSettings> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await api<HmiSettings>('GET', '/api/hmi');
-    } catch {
-      root.replaceChildren(h('div', { class: 'center' }, h('div', { class: 'banner offline', role: 'alert' }, t('conn.lost'))));
-      await new Promise((r) => setTimeout(r, Math.min(5000, 500 * (attempt + 1))));
-    }
-  }
 }
 
 void boot();

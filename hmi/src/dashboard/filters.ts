@@ -1,4 +1,5 @@
 import { h } from '../dom.js';
+import { className, t, verdictWord } from '../i18n/index.js';
 import type { Facets } from './types.js';
 
 /** What the engineer selected; kept in the page's URL so a view can be bookmarked or sent on. */
@@ -61,28 +62,39 @@ const select = (name: keyof FilterState, label: string, value: string, options: 
   );
 const input = (name: keyof FilterState, label: string, value: string, attrs: Record<string, string> = {}) =>
   h('label', { class: 'field' }, label, h('input', { name, value, 'data-testid': `filter-${name}`, ...attrs }));
-const any = (list: string[]): [string, string][] => [['', 'all'], ...list.map((v): [string, string] => [v, v])];
+/** `all`, then each value as the page shows it (ids stay as they are). */
+const any = <T extends string>(list: readonly T[], word: (v: T) => string = (v) => v): [string, string][] => [['', t('dash.filter.all')], ...list.map((v): [string, string] => [v, word(v)])];
+const yesNo = (): [string, string][] => [
+  ['', t('dash.filter.any')],
+  ['true', t('dash.filter.yes')],
+  ['false', t('dash.filter.no')],
+];
 
 /** The filter bar; `apply` gets the new state when the engineer applies or resets. */
 export function filterBar(state: FilterState, facets: Facets, apply: (s: FilterState) => void): HTMLFormElement {
   const form = h(
     'form',
     { class: 'filters', 'data-testid': 'filters' },
-    input('from', 'From', state.from, { type: 'date' }),
-    input('to', 'To (incl.)', state.to, { type: 'date' }),
-    select('station', 'Station', state.station, any(facets.stations)),
-    select('verdict', 'Verdict', state.verdict, any(['pass', 'fail', 'review'])),
-    select('decidedBy', 'Decided by', state.decidedBy, any(['model', 'operator', 'timeout'])),
-    select('defectClass', 'Defect class', state.defectClass, any(facets.defectClasses)),
-    select('modelVersion', 'Model version', state.modelVersion, any(facets.modelVersions)),
-    input('scoreMin', 'Score ≥', state.scoreMin, { type: 'number', min: '0', max: '1', step: '0.01', placeholder: '0' }),
-    input('scoreMax', 'Score ≤', state.scoreMax, { type: 'number', min: '0', max: '1', step: '0.01', placeholder: '1' }),
-    input('partIdPrefix', 'Part id starts with', state.partIdPrefix, { type: 'text', spellcheck: 'false' }),
-    select('reviewed', 'Judged by a person', state.reviewed, [['', 'any'], ['true', 'yes'], ['false', 'no']]),
-    select('overridden', 'Model overridden', state.overridden, [['', 'any'], ['true', 'yes'], ['false', 'no']]),
-    select('audit', 'Audit sample', state.audit, [['', 'any'], ['true', 'yes'], ['false', 'no']]),
-    select('by', 'Charts per', state.by, [['hour', 'hour'], ['shift', 'shift'], ['day', 'day']]),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn primary', 'data-testid': 'apply' }, 'Apply'), h('button', { type: 'reset', class: 'btn' }, 'Reset')),
+    input('from', t('dash.filter.from'), state.from, { type: 'date' }),
+    input('to', t('dash.filter.to'), state.to, { type: 'date' }),
+    select('station', t('dash.filter.station'), state.station, any(facets.stations)),
+    select('verdict', t('dash.filter.verdict'), state.verdict, any(['pass', 'fail', 'review'] as const, verdictWord)),
+    select('decidedBy', t('dash.filter.decidedBy'), state.decidedBy, any(['model', 'operator', 'timeout'] as const, (v) => t(`decidedBy.${v}`))),
+    select('defectClass', t('dash.filter.defectClass'), state.defectClass, any(facets.defectClasses, className)),
+    select('modelVersion', t('dash.filter.modelVersion'), state.modelVersion, any(facets.modelVersions)),
+    input('scoreMin', t('dash.filter.scoreMin'), state.scoreMin, { type: 'number', min: '0', max: '1', step: '0.01', placeholder: '0' }),
+    input('scoreMax', t('dash.filter.scoreMax'), state.scoreMax, { type: 'number', min: '0', max: '1', step: '0.01', placeholder: '1' }),
+    input('partIdPrefix', t('dash.filter.partIdPrefix'), state.partIdPrefix, { type: 'text', spellcheck: 'false' }),
+    select('reviewed', t('dash.filter.reviewed'), state.reviewed, yesNo()),
+    select('overridden', t('dash.filter.overridden'), state.overridden, yesNo()),
+    select('audit', t('dash.filter.audit'), state.audit, yesNo()),
+    select('by', t('dash.filter.by'), state.by, (['hour', 'shift', 'day'] as const).map((by): [string, string] => [by, t(`dash.by.${by}`)])),
+    h(
+      'div',
+      { class: 'actions' },
+      h('button', { type: 'submit', class: 'btn primary', 'data-testid': 'apply' }, t('dash.filter.apply')),
+      h('button', { type: 'reset', class: 'btn' }, t('dash.filter.reset')),
+    ),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();

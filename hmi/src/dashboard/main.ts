@@ -1,7 +1,10 @@
 import { api, ApiError } from '../api.js';
 import { h, replace } from '../dom.js';
+import { num, percent } from '../format.js';
+import { initLanguage, language, locale, setLanguage, t, tn } from '../i18n/index.js';
+import { loadSettings } from '../settings.js';
 import type { Session } from '../types.js';
-import { confusionTable, fmtShare, paretoChart, pChart, yieldChart } from './charts.js';
+import { confusionTable, paretoChart, pChart, yieldChart } from './charts.js';
 import { PartDialog } from './detail.js';
 import { ModelsPanel } from './models.js';
 import { apiQuery, filterBar, readState, stateToSearch, type FilterState } from './filters.js';
@@ -27,6 +30,12 @@ const activity = () => {
 };
 
 async function boot(): Promise<void> {
+  const fromUrl = new URLSearchParams(location.search).get('lang');
+  // Like the HMI: the browser's language until the gateway answers, then its default.
+  initLanguage(navigator.language.toLowerCase().startsWith('de') ? 'de' : 'en', fromUrl);
+  const settings = await loadSettings(root);
+  initLanguage(settings.language, fromUrl);
+  document.title = `${t('app.name')} · ${t('dash.title')}`;
   for (;;) {
     const session = await currentSession();
     if (session && !session.locked) {
@@ -46,10 +55,10 @@ function denied(s: Session): void {
       h(
         'div',
         { class: 'login panel', 'data-testid': 'dash-denied' },
-        h('h1', {}, 'Engineer dashboard'),
-        h('p', {}, `${s.name} (${s.operatorId}) is an operator: the dashboard needs the engineer or admin role.`),
-        h('button', { class: 'btn', type: 'button', onclick: () => void api('POST', '/api/auth/logout').then(() => location.reload()) }, 'Log out'),
-        h('a', { class: 'btn', href: '/review' }, 'Back to the HMI'),
+        h('h1', {}, t('dash.title')),
+        h('p', {}, t('dash.denied', { name: s.name, id: s.operatorId })),
+        h('button', { class: 'btn', type: 'button', onclick: () => void api('POST', '/api/auth/logout').then(() => location.reload()) }, t('nav.logout')),
+        h('a', { class: 'btn', href: '/review' }, t('dash.backToHmi')),
       ),
     ),
   );
@@ -60,32 +69,42 @@ const kpi = (label: string, p: Proportion, testId: string, hint: string) =>
     'div',
     { class: 'kpi', 'data-testid': testId, title: hint },
     h('span', { class: 'label' }, label),
-    h('b', {}, fmtShare(p.value, 2)),
-    h('small', {}, p.ci ? `${p.x.toLocaleString('en-GB')} of ${p.n.toLocaleString('en-GB')} · 95 % ${fmtShare(p.ci.lower, 2)}–${fmtShare(p.ci.upper, 2)}` : 'no parts'),
+    h('b', {}, percent(p.value, 2)),
+    h('small', {}, p.ci ? t('dash.kpi.ofParts', { x: num(p.x), n: num(p.n), lower: percent(p.ci.lower, 2), upper: percent(p.ci.upper, 2) }) : t('dash.kpi.noParts')),
   );
 
 function escapeCard(e: Escapes): HTMLElement {
   const x = e.escapes;
-  const ppm = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${Math.round(v * 1e6).toLocaleString('en-GB')} ppm`);
+  const ppm = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${num(Math.round(v * 1e6))} ppm`);
+  const rate = t('dash.kpi.escapesRate', { x: num(x.rate.x), n: num(x.rate.n), share: percent(x.rate.value, 2), lower: percent(x.rate.ci?.lower ?? null, 2), upper: percent(x.rate.ci?.upper ?? null, 2) });
+  const expected = t('dash.kpi.escapesExpected', { expected: x.expected.value === null ? '–' : num(x.expected.value, 1), unchecked: num(x.unchecked) });
   return h(
     'div',
-    { class: 'kpi wide', 'data-testid': 'kpi-escapes', title: 'From audit samples of confident passes that a person judged; exact (Clopper-Pearson) 95 % interval' },
-    h('span', { class: 'label' }, 'Estimated escapes'),
+    { class: 'kpi wide', 'data-testid': 'kpi-escapes', title: t('dash.kpi.escapesHint') },
+    h('span', { class: 'label' }, t('dash.kpi.escapes')),
     h('b', {}, ppm(x.perShipped.value)),
     h(
       'small',
       {},
-      `${x.rate.x} defective in ${x.rate.n} audited passes (${fmtShare(x.rate.value, 2)}, 95 % ${fmtShare(x.rate.ci?.lower ?? null, 2)}–${fmtShare(x.rate.ci?.upper ?? null, 2)}) · ` +
-        `≈ ${x.expected.value === null ? '–' : x.expected.value.toFixed(1)} of ${x.unchecked.toLocaleString('en-GB')} unchecked passes` +
-        `${x.perShipped.ci ? ` · 95 % up to ${ppm(x.perShipped.ci.upper)}` : ''}${x.unjudgedSamples ? ` · ${x.unjudgedSamples} samples not judged` : ''}`,
+      [rate, expected, x.perShipped.ci ? t('dash.kpi.escapesUpTo', { ppm: ppm(x.perShipped.ci.upper) }) : null, x.unjudgedSamples ? tn('dash.kpi.unjudged', x.unjudgedSamples, { count: num(x.unjudgedSamples) }) : null]
+        .filter((part) => part !== null)
+        .join(' · '),
     ),
   );
+}
+
+/** The choice is stored; drop a `?lang=` from the address, or it would win again after the reload. */
+function switchLanguage(): void {
+  setLanguage(language() === 'en' ? 'de' : 'en');
+  const url = new URL(location.href);
+  url.searchParams.delete('lang');
+  location.replace(url);
 }
 
 async function dashboard(session: Session): Promise<void> {
   const facets = await api<Facets>('GET', '/api/inspections/facets');
   const zone = facets.timeZone;
-  const timeFmt = new Intl.DateTimeFormat('en-GB', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const timeFmt = new Intl.DateTimeFormat(locale(), { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
   const fmtTime = (iso: string) => timeFmt.format(new Date(iso));
   const dialog = new PartDialog(fmtTime);
   const table = new InspectionTable(fmtTime, (row) => void dialog.show(row.id).catch(showError));
@@ -95,7 +114,7 @@ async function dashboard(session: Session): Promise<void> {
     yield: h('section', { class: 'panel', 'data-testid': 'chart-yield' }),
     pchart: h('section', { class: 'panel', 'data-testid': 'chart-pchart' }),
     pareto: h('section', { class: 'panel', 'data-testid': 'chart-pareto' }),
-    confusion: h('section', { class: 'panel', 'data-testid': 'chart-confusion' }),
+    confusion: h('section', { class: 'panel confusion-panel', 'data-testid': 'chart-confusion' }),
   };
   const exports = h('div', { class: 'exports', 'data-testid': 'exports' });
   const errorSlot = h('div', { class: 'error-slot' });
@@ -107,12 +126,14 @@ async function dashboard(session: Session): Promise<void> {
     h(
       'header',
       { class: 'topbar' },
-      h('div', { class: 'brand' }, 'LOUPE', h('small', {}, 'engineer dashboard')),
-      h('nav', {}, h('a', { class: 'btn', href: '/status' }, 'Line status'), h('a', { class: 'btn', href: '/api/docs', target: '_blank', rel: 'noopener' }, 'API')),
+      h('div', { class: 'brand' }, t('app.name').toUpperCase(), h('small', {}, t('dash.brand'))),
+      h('nav', {}, h('a', { class: 'btn', href: '/status' }, t('nav.status')), h('a', { class: 'btn', href: '/api/docs', target: '_blank', rel: 'noopener' }, 'API')),
       h('div', { class: 'spacer' }),
-      h('span', { class: 'muted' }, `times in ${zone}`),
-      h('div', { class: 'who', 'data-testid': 'dash-who' }, h('b', {}, session.name), h('small', {}, `${session.operatorId} · ${session.role}`)),
-      h('button', { class: 'btn', type: 'button', onclick: () => void api('POST', '/api/auth/logout').then(() => location.reload()) }, 'Log out'),
+      h('span', { class: 'muted' }, t('dash.timeZone', { zone })),
+      h('div', { class: 'who', 'data-testid': 'dash-who' }, h('b', {}, session.name), h('small', {}, `${session.operatorId} · ${t(`role.${session.role}`)}`)),
+      // Labelled with the language it switches to (nav.language), so its own `lang` is that one.
+      h('button', { class: 'btn', type: 'button', lang: language() === 'en' ? 'de' : 'en', 'data-testid': 'dash-lang', onclick: switchLanguage }, t('nav.language')),
+      h('button', { class: 'btn', type: 'button', onclick: () => void api('POST', '/api/auth/logout').then(() => location.reload()) }, t('nav.logout')),
     ),
     h('main', { class: 'dash' }, filtersSlot, exports, errorSlot, kpis, h('div', { class: 'grid' }, charts.yield, charts.pchart, charts.pareto, charts.confusion), models.el, table.el, dialog.el),
   );
@@ -123,11 +144,12 @@ async function dashboard(session: Session): Promise<void> {
   const drawCharts = () => {
     if (!last) return;
     const w = (el: HTMLElement) => Math.max(320, el.clientWidth - 24);
-    const title = (t: string, sub: string) => h('header', {}, h('h2', {}, t), h('span', { class: 'muted' }, sub));
-    replace(charts.yield, title('Yield per ' + last.series.by, 'bars: yield · line: first-pass yield'), yieldChart(last.series, w(charts.yield)));
-    replace(charts.pchart, title('p-chart per ' + last.series.by, 'defect fraction with 3σ limits'), pChart(last.pchart, w(charts.pchart)));
-    replace(charts.pareto, title('Defect Pareto', 'failed parts by class'), paretoChart(last.pareto, w(charts.pareto)));
-    replace(charts.confusion, title('Model against person', 'parts a person judged'), confusionTable(last.confusion));
+    const title = (text: string, sub: string) => h('header', {}, h('h2', {}, text), h('span', { class: 'muted' }, sub));
+    const by = t(`dash.by.${last.series.by}`);
+    replace(charts.yield, title(t('dash.chart.yield', { by }), t('dash.chart.yieldSub')), yieldChart(last.series, w(charts.yield)));
+    replace(charts.pchart, title(t('dash.chart.pchart', { by }), t('dash.chart.pchartSub')), pChart(last.pchart, w(charts.pchart)));
+    replace(charts.pareto, title(t('dash.chart.pareto'), t('dash.chart.paretoSub')), paretoChart(last.pareto, w(charts.pareto)));
+    replace(charts.confusion, title(t('dash.chart.confusion'), t('dash.chart.confusionSub')), confusionTable(last.confusion));
   };
   let resizeTimer = 0;
   window.addEventListener('resize', () => {
@@ -158,11 +180,11 @@ async function dashboard(session: Session): Promise<void> {
     };
     replace(
       exports,
-      h('span', { class: 'muted' }, 'Export this selection:'),
+      h('span', { class: 'muted' }, t('dash.export')),
       link('CSV', '/api/exports/inspections.csv', 'export-csv'),
       link('CSV (;)', '/api/exports/inspections.csv', 'export-csv-semicolon', 'delimiter=semicolon'),
       link('NDJSON', '/api/exports/inspections.ndjson', 'export-ndjson'),
-      link('ZIP with images', '/api/exports/inspections.zip', 'export-zip'),
+      link(t('dash.export.zip'), '/api/exports/inspections.zip', 'export-zip'),
     );
     try {
       const [summary, series, pchart, pareto, confusion, escapes] = await Promise.all([
@@ -176,11 +198,17 @@ async function dashboard(session: Session): Promise<void> {
       const c = summary.counts;
       replace(
         kpis,
-        h('div', { class: 'kpi', 'data-testid': 'kpi-inspected' }, h('span', { class: 'label' }, 'Inspected'), h('b', {}, c.inspected.toLocaleString('en-GB')), h('small', {}, `${c.passed} pass · ${c.failed} fail · ${c.pending} waiting · ${c.errors} no result`)),
-        kpi('Yield', summary.rates.yield, 'kpi-yield', 'final passes of all settled parts'),
-        kpi('First-pass yield', summary.rates.firstPassYield, 'kpi-fpy', 'passed by the model at once, and not reversed'),
-        kpi('Review rate', summary.rates.reviewRate, 'kpi-review', 'parts the model sent to a person'),
-        kpi('Override rate', summary.rates.overrideRate, 'kpi-override', 'confident model verdicts a person reversed'),
+        h(
+          'div',
+          { class: 'kpi', 'data-testid': 'kpi-inspected' },
+          h('span', { class: 'label' }, t('dash.kpi.inspected')),
+          h('b', {}, num(c.inspected)),
+          h('small', {}, t('dash.kpi.counts', { pass: num(c.passed), fail: num(c.failed), pending: num(c.pending), errors: num(c.errors) })),
+        ),
+        kpi(t('dash.kpi.yield'), summary.rates.yield, 'kpi-yield', t('dash.kpi.yieldHint')),
+        kpi(t('dash.kpi.fpy'), summary.rates.firstPassYield, 'kpi-fpy', t('dash.kpi.fpyHint')),
+        kpi(t('dash.kpi.review'), summary.rates.reviewRate, 'kpi-review', t('dash.kpi.reviewHint')),
+        kpi(t('dash.kpi.override'), summary.rates.overrideRate, 'kpi-override', t('dash.kpi.overrideHint')),
         escapeCard(escapes),
       );
       last = { series, pchart, pareto, confusion };
@@ -194,4 +222,4 @@ async function dashboard(session: Session): Promise<void> {
   await load(state);
 }
 
-void boot().catch((err: unknown) => replace(root, h('div', { class: 'center' }, h('p', { class: 'error' }, `The dashboard could not start: ${err instanceof Error ? err.message : String(err)}`))));
+void boot().catch((err: unknown) => replace(root, h('div', { class: 'center' }, h('p', { class: 'error' }, t('dash.startFailed', { message: err instanceof Error ? err.message : String(err) })))));

@@ -1,6 +1,7 @@
 import { api, ApiError } from '../api.js';
 import { h, replace } from '../dom.js';
-import { fmtShare } from './charts.js';
+import { num, percent } from '../format.js';
+import { t, tn, tOr } from '../i18n/index.js';
 import type { ModelEvent, ModelPackage, ModelRef, ShadowReport, StationModels, StationStatus } from './types.js';
 
 /** History entries shown per station; the API keeps them all. */
@@ -20,8 +21,8 @@ interface Candidate {
   sha256: string;
 }
 
-const refLabel = (r: ModelRef | null) => (r === null ? '–' : `${r.modelId ?? 'configured model'}@${r.version ?? '?'}${r.source === 'config' ? ' (config)' : ''}`);
-const parts = (n: number) => `${n.toLocaleString('en-GB')} ${n === 1 ? 'part' : 'parts'}`;
+const refLabel = (r: ModelRef | null) => (r === null ? '–' : `${r.modelId ?? t('dash.models.configured')}@${r.version ?? '?'}${r.source === 'config' ? ` ${t('dash.models.configTag')}` : ''}`);
+const parts = (n: number) => tn('dash.models.parts', n, { count: num(n) });
 const sha = (s: string | null) => (s ? s.slice(0, 12) : '–');
 const sameRef = (a: ModelRef | null, b: ModelRef) => a !== null && a.source === b.source && a.modelId === b.modelId && a.version === b.version;
 
@@ -38,7 +39,7 @@ export class ModelsPanel {
     private readonly fmtTime: (iso: string) => string,
     private readonly onError: (err: unknown) => void,
   ) {
-    replace(this.el, h('header', {}, h('h2', {}, 'Models'), h('span', { class: 'muted' }, 'active model, shadow candidate, promote and roll back')), this.cards);
+    replace(this.el, h('header', {}, h('h2', {}, t('dash.models.title')), h('span', { class: 'muted' }, t('dash.models.sub'))), this.cards);
   }
 
   async load(): Promise<void> {
@@ -62,7 +63,7 @@ class StationModelsCard {
     private readonly fmtTime: (iso: string) => string,
     private readonly onError: (err: unknown) => void,
   ) {
-    this.el = h('article', { class: 'model-card', 'data-station': status.id, 'data-testid': `models-${status.id}` }, h('h3', {}, status.id), h('p', { class: 'muted' }, 'Loading…'));
+    this.el = h('article', { class: 'model-card', 'data-station': status.id, 'data-testid': `models-${status.id}` }, h('h3', {}, status.id), h('p', { class: 'muted' }, t('dash.models.loading')));
   }
 
   async refresh(notice: Notice | null = null): Promise<void> {
@@ -105,8 +106,12 @@ class StationModelsCard {
     if (notice) replace(result, h('p', { class: notice.ok ? 'ok' : 'error' }, notice.text));
 
     const fact = (label: string, ...value: (string | HTMLElement)[]) => [h('dt', {}, label), h('dd', {}, ...value)];
-    const promote = h('button', { class: 'btn primary', type: 'button', disabled: candidate === null, 'data-testid': 'model-promote' }, 'Promote candidate');
-    const rollback = h('button', { class: 'btn', type: 'button', disabled: state.rollbackTo === null, title: state.rollbackTo ? `back to ${refLabel(state.rollbackTo)}` : 'nothing to roll back to', 'data-testid': 'model-rollback' }, 'Roll back');
+    const promote = h('button', { class: 'btn primary', type: 'button', disabled: candidate === null, 'data-testid': 'model-promote' }, t('dash.models.promote'));
+    const rollback = h(
+      'button',
+      { class: 'btn', type: 'button', disabled: state.rollbackTo === null, title: state.rollbackTo ? t('dash.models.rollbackHint', { model: refLabel(state.rollbackTo) }) : t('dash.models.noRollback'), 'data-testid': 'model-rollback' },
+      t('dash.models.rollback'),
+    );
     const buttons = h('div', { class: 'model-buttons' }, promote, rollback);
     promote.addEventListener('click', () => candidate && this.ask(actions, buttons, 'promote', candidate, reportFor));
     rollback.addEventListener('click', () => this.ask(actions, buttons, 'rollback', state.rollbackTo, null));
@@ -114,7 +119,7 @@ class StationModelsCard {
 
     replace(
       this.el,
-      h('h3', {}, state.station, state.inControl ? null : h('span', { class: 'flag over' }, 'PLC recipe in control')),
+      h('h3', {}, state.station, state.inControl ? null : h('span', { class: 'flag over' }, t('dash.models.inControl'))),
       state.problem ? h('p', { class: 'error' }, state.problem) : null,
       h(
         'div',
@@ -122,51 +127,63 @@ class StationModelsCard {
         h(
           'div',
           { class: 'model-facts', 'data-testid': 'model-active' },
-          h('h4', {}, 'Active'),
+          h('h4', {}, t('dash.models.active')),
           h(
             'dl',
             {},
-            fact('Model', h('b', { 'data-testid': 'model-active-version' }, `${model.modelId ?? '?'}@${model.version ?? '?'}`), active.source === 'config' ? h('span', { class: 'muted' }, ' from config') : ''),
+            fact(
+              t('dash.models.model'),
+              h('b', { 'data-testid': 'model-active-version' }, `${model.modelId ?? '?'}@${model.version ?? '?'}`),
+              active.source === 'config' ? h('span', { class: 'muted' }, ` ${t('dash.models.fromConfig')}`) : '',
+            ),
             fact('sha256', h('span', { class: 'mono' }, sha(model.sha256))),
-            fact('Since', since ? this.fmtTime(since.at) : 'gateway start-up'),
-            fact('By', since ? `${since.actor}: ${since.reason}` : 'configuration'),
-            fact('Rolls back to', refLabel(state.rollbackTo)),
+            fact(t('dash.models.since'), since ? this.fmtTime(since.at) : t('dash.models.startUp')),
+            fact(t('dash.models.by'), since ? `${since.actor}: ${since.reason}` : t('dash.models.configuration')),
+            fact(t('dash.models.rollsBackTo'), refLabel(state.rollbackTo)),
           ),
         ),
         h(
           'div',
           { class: 'model-facts', 'data-testid': 'model-candidate' },
-          h('h4', {}, 'Candidate'),
+          h('h4', {}, t('dash.models.candidate')),
           candidate
             ? h(
                 'dl',
                 {},
-                fact('Model', h('b', {}, `${candidate.modelId}@${candidate.version}`), state.shadow ? h('span', { class: 'flag audit' }, 'shadowing') : ''),
+                fact(t('dash.models.model'), h('b', {}, `${candidate.modelId}@${candidate.version}`), state.shadow ? h('span', { class: 'flag audit' }, t('dash.models.shadowing')) : ''),
                 fact('sha256', h('span', { class: 'mono' }, sha(candidate.sha256))),
                 ...(reportFor
                   ? [
-                      fact('Shadowed', `${parts(reportFor.parts)}${reportFor.running ? ' (running)' : ''}`),
-                      fact('Agrees with active', reportFor.agreement.share === null ? '–' : `${fmtShare(reportFor.agreement.share, 1)} (${parts(reportFor.agreement.same)})`),
+                      fact(t('dash.models.shadowed'), `${parts(reportFor.parts)}${reportFor.running ? ` ${t('dash.models.running')}` : ''}`),
+                      fact(t('dash.models.agreement'), reportFor.agreement.share === null ? '–' : `${percent(reportFor.agreement.share, 1)} (${parts(reportFor.agreement.same)})`),
                       fact(
-                        'With operators',
-                        reportFor.confirmed.parts === 0 ? 'no confirmed parts' : `candidate ${reportFor.confirmed.candidate.correct} · active ${reportFor.confirmed.active.correct} right of ${reportFor.confirmed.parts}`,
+                        t('dash.models.withOperators'),
+                        reportFor.confirmed.parts === 0
+                          ? t('dash.models.noConfirmed')
+                          : t('dash.models.confirmed', { candidate: num(reportFor.confirmed.candidate.correct), active: num(reportFor.confirmed.active.correct), parts: num(reportFor.confirmed.parts) }),
                       ),
-                      fact('Gate', h('span', { class: `tag ${reportFor.gate.ok ? 'pass' : 'fail'}`, 'data-testid': 'model-gate' }, reportFor.gate.ok ? 'passed' : 'not passed'), reportFor.gate.ok ? '' : h('small', { class: 'muted gate-why' }, reportFor.gate.reasons.join('; '))),
+                      fact(
+                        t('dash.models.gate'),
+                        h('span', { class: `tag ${reportFor.gate.ok ? 'pass' : 'fail'}`, 'data-testid': 'model-gate' }, reportFor.gate.ok ? t('dash.models.gatePassed') : t('dash.models.gateNotPassed')),
+                        reportFor.gate.ok ? '' : h('small', { class: 'muted gate-why' }, reportFor.gate.reasons.join('; ')),
+                      ),
                     ]
-                  : fact('Shadow', h('span', { class: 'muted' }, 'no shadow run: promoting needs force'))),
+                  : fact(t('dash.models.shadow'), h('span', { class: 'muted' }, t('dash.models.noShadow')))),
               )
-            : h('p', { class: 'muted' }, 'No registered package to promote.'),
+            : h('p', { class: 'muted' }, t('dash.models.noCandidate')),
         ),
         h(
           'div',
           { class: 'model-facts' },
-          h('h4', {}, 'History'),
+          h('h4', {}, t('dash.models.history')),
           history.length === 0
-            ? h('p', { class: 'muted' }, 'Nothing done yet.')
+            ? h('p', { class: 'muted' }, t('dash.models.noHistory'))
             : h(
                 'ol',
                 { class: 'history', 'data-testid': 'model-history' },
-                history.slice(0, HISTORY_SHOWN).map((e) => h('li', {}, h('time', { datetime: e.at }, this.fmtTime(e.at)), h('b', {}, e.action), ` ${refLabel(e.model)} · ${e.actor}: ${e.reason}`)),
+                history
+                  .slice(0, HISTORY_SHOWN)
+                  .map((e) => h('li', {}, h('time', { datetime: e.at }, this.fmtTime(e.at)), h('b', {}, tOr(`dash.models.action.${e.action}`, e.action)), ` ${refLabel(e.model)} · ${e.actor}: ${e.reason}`)),
               ),
         ),
       ),
@@ -177,25 +194,26 @@ class StationModelsCard {
 
   /** The inline confirmation: a required reason (and, for a promotion, force), then one call. */
   private ask(slot: HTMLElement, buttons: HTMLElement, action: 'promote' | 'rollback', target: Candidate | ModelRef | null, report: ShadowReport | null): void {
-    const what = action === 'promote' ? `Promote ${target?.modelId ?? '?'}@${target?.version ?? '?'}` : `Roll back to ${refLabel(target as ModelRef | null)}`;
-    const reason = h('input', { name: 'reason', required: true, minlength: 3, maxlength: 500, placeholder: 'why (recorded with your id)', 'data-testid': 'model-reason' });
+    const what =
+      action === 'promote' ? t('dash.models.promoteTo', { model: `${target?.modelId ?? '?'}@${target?.version ?? '?'}` }) : t('dash.models.rollbackTo', { model: refLabel(target as ModelRef | null) });
+    const reason = h('input', { name: 'reason', required: true, minlength: 3, maxlength: 500, placeholder: t('dash.models.reasonPlaceholder'), 'data-testid': 'model-reason' });
     const force = h('input', { type: 'checkbox', name: 'force', 'data-testid': 'model-force' });
     const error = h('span', { class: 'error', role: 'alert' });
     const confirm = h('button', { class: 'btn primary', type: 'submit', 'data-testid': 'model-confirm' }, `${what}`);
     const form = h(
       'form',
       { class: 'model-confirm', 'data-testid': 'model-form' },
-      h('label', { class: 'field reason' }, 'Reason', reason),
-      action === 'promote' ? h('label', { class: 'check', title: 'promote although the shadow gate does not pass (recorded)' }, force, report?.gate.ok ? 'force' : 'force (gate not passed)') : null,
+      h('label', { class: 'field reason' }, t('dash.models.reason'), reason),
+      action === 'promote' ? h('label', { class: 'check', title: t('dash.models.forceHint') }, force, report?.gate.ok ? t('dash.models.force') : t('dash.models.forceGate')) : null,
       confirm,
-      h('button', { class: 'btn', type: 'button', 'data-testid': 'model-cancel', onclick: () => replace(slot, buttons) }, 'Cancel'),
+      h('button', { class: 'btn', type: 'button', 'data-testid': 'model-cancel', onclick: () => replace(slot, buttons) }, t('dash.models.cancel')),
       error,
     );
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       const why = reason.value.trim();
       if (why.length < 3) {
-        error.textContent = 'Give a reason (at least 3 characters).';
+        error.textContent = t('dash.models.reasonTooShort');
         reason.focus();
         return;
       }
@@ -206,7 +224,7 @@ class StationModelsCard {
           ? api<StationModels>('POST', `/api/models/${id}/promote`, { modelId: target.modelId, version: target.version, reason: why, force: force.checked })
           : api<StationModels>('POST', `/api/models/${id}/rollback`, { reason: why });
       call.then(
-        (s) => void this.refresh({ ok: true, text: `${action === 'promote' ? 'Promoted' : 'Rolled back'}: ${refLabel(s.active)} runs from the next part on.` }),
+        (s) => void this.refresh({ ok: true, text: t(action === 'promote' ? 'dash.models.promoted' : 'dash.models.rolledBack', { model: refLabel(s.active) }) }),
         (err: unknown) => {
           if (err instanceof ApiError && err.status === 401) return this.onError(err);
           void this.refresh({ ok: false, text: err instanceof ApiError ? `${err.code}: ${err.message}` : String(err) });

@@ -1,5 +1,6 @@
 import { api, ApiError } from '../api.js';
 import { h, replace } from '../dom.js';
+import { t } from '../i18n/index.js';
 import type { Session } from '../types.js';
 
 /** The session behind this browser, or null when nobody is logged in (a locked session comes back with `locked`). */
@@ -15,9 +16,9 @@ export async function currentSession(): Promise<Session | null> {
 const message = (err: unknown) =>
   err instanceof ApiError
     ? err.code === 'LOUPE_ERR_AUTH_INVALID'
-      ? 'Wrong id or PIN.'
+      ? t('dash.login.invalid')
       : err.code === 'LOUPE_ERR_AUTH_LOCKED_OUT'
-        ? `Locked out after too many wrong PINs: try again in ${String(err.details.retryAfterS ?? 60)} s.`
+        ? t('dash.login.lockedOut', { seconds: String(err.details.retryAfterS ?? 60) })
         : err.message
     : String(err);
 
@@ -33,12 +34,12 @@ export function loginForm(root: HTMLElement, locked: Session | null): Promise<vo
     const form = h(
       'form',
       { class: 'login panel', 'data-testid': 'dash-login' },
-      h('h1', {}, locked ? 'Session locked' : 'Engineer dashboard'),
-      h('p', { class: 'muted' }, locked ? `Enter the PIN of ${locked.name} to go on.` : 'Log in with your HMI id and PIN (engineer or admin role).'),
-      h('label', { class: 'field' }, 'Id', id),
-      h('label', { class: 'field' }, 'PIN', pin),
+      h('h1', {}, locked ? t('dash.login.locked') : t('dash.title')),
+      h('p', { class: 'muted' }, locked ? t('dash.login.lockedIntro', { name: locked.name }) : t('dash.login.intro')),
+      h('label', { class: 'field' }, t('dash.login.id'), id),
+      h('label', { class: 'field' }, t('login.pin'), pin),
       error,
-      h('button', { class: 'btn primary', type: 'submit', 'data-testid': 'dash-login-submit' }, locked ? 'Unlock' : 'Log in'),
+      h('button', { class: 'btn primary', type: 'submit', 'data-testid': 'dash-login-submit' }, locked ? t('lock.unlock') : t('nav.login')),
     );
     form.addEventListener('submit', (e) => {
       e.preventDefault();

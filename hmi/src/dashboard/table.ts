@@ -1,8 +1,11 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
+import { num } from '../format.js';
+import { className, t, tn, verdictWord } from '../i18n/index.js';
+import type { Verdict } from '../types.js';
 import type { Page, Row } from './types.js';
 
-const verdictTag = (v: string | null, extra = '') => h('span', { class: `tag ${v ?? 'none'}` }, v ?? '–', extra);
+const verdictTag = (v: Verdict | 'error' | null) => h('span', { class: `tag ${v ?? 'none'}` }, v === null ? '–' : verdictWord(v));
 
 /**
  * The inspection table: thumbnails, what the model and the person said,
@@ -11,7 +14,7 @@ const verdictTag = (v: string | null, extra = '') => h('span', { class: `tag ${v
 export class InspectionTable {
   readonly el = h('section', { class: 'panel table-panel' });
   private readonly body = h('tbody', { 'data-testid': 'rows' });
-  private readonly more = h('button', { class: 'btn', type: 'button', 'data-testid': 'more' }, 'Load more');
+  private readonly more = h('button', { class: 'btn', type: 'button', 'data-testid': 'more' }, t('dash.table.more'));
   private readonly count = h('span', { class: 'count', 'data-testid': 'match-count' });
   private cursor: string | null = null;
   private query = new URLSearchParams();
@@ -23,7 +26,7 @@ export class InspectionTable {
     this.more.addEventListener('click', () => void this.page());
     replace(
       this.el,
-      h('header', {}, h('h2', {}, 'Inspections'), this.count),
+      h('header', {}, h('h2', {}, t('dash.table.title')), this.count),
       h(
         'div',
         { class: 'scroll' },
@@ -33,7 +36,22 @@ export class InspectionTable {
           h(
             'thead',
             {},
-            h('tr', {}, ...['', 'Time', 'Part', 'Station', 'Model', 'Score', 'Verdict', 'Decided by', 'Review', ''].map((t) => h('th', {}, t))),
+            h(
+              'tr',
+              {},
+              ...[
+                '',
+                t('dash.table.time'),
+                t('dash.table.part'),
+                t('dash.table.station'),
+                t('dash.table.model'),
+                t('dash.table.score'),
+                t('dash.table.verdict'),
+                t('dash.table.decidedBy'),
+                t('dash.table.review'),
+                '',
+              ].map((text) => h('th', {}, text)),
+            ),
           ),
           this.body,
         ),
@@ -56,7 +74,7 @@ export class InspectionTable {
     if (first) q.set('total', 'true');
     if (this.cursor) q.set('cursor', this.cursor);
     const page = await api<Page>('GET', `/api/inspections?${q.toString()}`);
-    if (page.total !== null) this.count.textContent = `${page.total.toLocaleString('en-GB')} parts match`;
+    if (page.total !== null) this.count.textContent = tn('dash.table.match', page.total, { count: num(page.total) });
     for (const row of page.items) this.body.append(this.row(row));
     this.cursor = page.nextCursor;
     this.more.hidden = page.nextCursor === null;
@@ -68,16 +86,21 @@ export class InspectionTable {
     const tr = h(
       'tr',
       { 'data-testid': 'row', 'data-id': r.id, tabindex: 0 },
-      h('td', { class: 'thumb' }, r.thumbnailUrl ? h('img', { src: `${r.thumbnailUrl}?width=96`, alt: '', loading: 'lazy', width: 96, height: 96 }) : h('span', { class: 'noimg' }, 'no image')),
+      h('td', { class: 'thumb' }, r.thumbnailUrl ? h('img', { src: `${r.thumbnailUrl}?width=96`, alt: '', loading: 'lazy', width: 96, height: 96 }) : h('span', { class: 'noimg' }, t('dash.table.noImage'))),
       h('td', {}, this.fmtTime(r.triggeredAt)),
       h('td', { class: 'mono' }, r.partId),
       h('td', {}, r.station),
-      h('td', {}, verdictTag(r.modelVerdict), top && r.modelVerdict !== 'pass' ? h('small', {}, ` ${top.label}`) : null),
-      h('td', { class: 'num' }, r.defectScore === null ? '–' : r.defectScore.toFixed(3)),
-      h('td', {}, verdictTag(r.state === 'error' ? 'error' : r.verdict), r.defectClass ? h('small', {}, ` ${r.defectClass}`) : null),
-      h('td', {}, r.decidedBy ?? '–'),
-      h('td', {}, r.review ? `${r.review.operatorId ?? 'timeout'}${r.review.note ? ' ✎' : ''}` : ''),
-      h('td', {}, r.audit ? h('span', { class: 'flag audit', title: 'audit sample' }, 'audit') : null, r.overridden ? h('span', { class: 'flag over', title: 'a person reversed the model' }, 'overridden') : null),
+      h('td', {}, verdictTag(r.modelVerdict), top && r.modelVerdict !== 'pass' ? h('small', {}, ` ${className(top.label)}`) : null),
+      h('td', { class: 'num' }, r.defectScore === null ? '–' : num(r.defectScore, 3)),
+      h('td', {}, verdictTag(r.state === 'error' ? 'error' : r.verdict), r.defectClass ? h('small', {}, ` ${className(r.defectClass)}`) : null),
+      h('td', {}, r.decidedBy ? t(`decidedBy.${r.decidedBy}`) : '–'),
+      h('td', {}, r.review ? `${r.review.operatorId ?? t('decidedBy.timeout')}${r.review.note ? ' ✎' : ''}` : ''),
+      h(
+        'td',
+        {},
+        r.audit ? h('span', { class: 'flag audit', title: t('dash.table.auditHint') }, t('dash.table.audit')) : null,
+        r.overridden ? h('span', { class: 'flag over', title: t('dash.table.overriddenHint') }, t('dash.table.overridden')) : null,
+      ),
     );
     tr.addEventListener('click', () => this.open(r));
     tr.addEventListener('keydown', (e) => {

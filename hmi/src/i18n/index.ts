@@ -25,6 +25,11 @@ export function language(): Language {
   return current;
 }
 
+/** The locale numbers and dates are written in for the current language. */
+export function locale(): 'en-GB' | 'de-DE' {
+  return current === 'de' ? 'de-DE' : 'en-GB';
+}
+
 export function setLanguage(lang: Language): void {
   current = lang;
   localStorage.setItem(STORAGE_KEY, lang);
@@ -47,11 +52,14 @@ export function tn(base: string, count: number, vars: Record<string, string | nu
   return t(`${base}.${count === 1 ? 'one' : 'other'}` as MessageKey, { count, ...vars });
 }
 
+/** A value the API names (an event, an action): translated when the catalogue knows it, else shown as sent. */
+export function tOr(key: string, fallback: string): string {
+  return key in en ? t(key as MessageKey) : fallback;
+}
+
 /** A defect class as the operator reads it: translated when known, else the label made readable. */
 export function className(label: string): string {
-  const key = `class.${label}` as MessageKey;
-  if (key in en) return t(key);
-  return label.replace(/[_-]+/g, ' ').replace(/^\w/, (c) => c.toUpperCase());
+  return tOr(`class.${label}`, label.replace(/[_-]+/g, ' ').replace(/^\w/, (c) => c.toUpperCase()));
 }
 
 /** Verdict as a short word in capitals (shown next to its icon, never as colour alone). */
