@@ -1,5 +1,5 @@
 /** What the dashboard reads from the engineer API (gateway/src/api/routes/engineer/); only the fields it uses. */
-import type { Finding, Verdict } from '../types.js';
+import type { Inspection, Verdict } from '../types.js';
 
 export interface Proportion {
   x: number;
@@ -78,25 +78,10 @@ export interface Review {
   decidedAt: string;
 }
 
-export interface Row {
-  id: string;
-  partId: string;
-  station: string;
-  triggeredAt: string;
-  modelId: string;
-  modelVersion: string;
-  findings: Finding[];
-  defectScore: number | null;
-  modelVerdict: Verdict | null;
-  verdict: Verdict | null;
-  defectClass: string | null;
-  decidedBy: 'model' | 'operator' | 'timeout' | null;
-  reason: string;
-  audit: boolean;
-  state: string;
+/** A row of the inspection log: the part as the HMI knows it, plus what the engineer API adds. */
+export interface Row extends Inspection {
   errorCode: string | null;
   truth: { label: string } | null;
-  imageUrl: string | null;
   overlayUrl: string | null;
   thumbnailUrl: string | null;
   overridden: boolean;
