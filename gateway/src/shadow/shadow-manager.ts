@@ -121,11 +121,8 @@ export class ShadowManager {
   async stop(stationId: string, actor: string): Promise<ShadowRun | null> {
     const r = this.running.get(stationId);
     if (!r) return null;
-    this.running.delete(stationId);
-    r.station.setShadowTap(null);
-    const counts = await r.runner.stop();
+    const counts = await this.detach(stationId, r);
     this.deps.repo.stopRun(r.run.id, actor, new Date(), { skipped: counts.skipped, failed: counts.failed });
-    await r.runner.detector.close().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'closing a shadow model failed'));
     this.deps.log.info({ station: stationId, run: r.run.id, ...counts }, `station ${stationId}: shadow run ${r.run.id} of ${r.run.modelId}@${r.run.version} stopped by ${actor}: ${counts.compared} parts compared, ${counts.skipped} skipped`);
     return this.deps.repo.run(r.run.id) ?? null;
   }
@@ -133,12 +130,18 @@ export class ShadowManager {
   /** Gateway stopping: take the taps away and save the counts, leaving each run open for the next start. */
   async suspendAll(): Promise<void> {
     for (const [id, r] of [...this.running.entries()]) {
-      this.running.delete(id);
-      r.station.setShadowTap(null);
-      const counts = await r.runner.stop();
+      const counts = await this.detach(id, r);
       this.deps.repo.updateCounts(r.run.id, { skipped: counts.skipped, failed: counts.failed });
-      await r.runner.detector.close().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'closing a shadow model failed'));
       this.deps.log.info({ station: id, run: r.run.id, ...counts }, `station ${id}: shadow run ${r.run.id} suspended until the next start`);
     }
+  }
+
+  /** Take the station's tap away, let the part in progress finish, release the candidate. */
+  private async detach(stationId: string, r: Running): Promise<ShadowCounts> {
+    this.running.delete(stationId);
+    r.station.setShadowTap(null);
+    const counts = await r.runner.stop();
+    await r.runner.detector.close().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'closing a shadow model failed'));
+    return counts;
   }
 }
