@@ -79,7 +79,8 @@ export function exportZip(src: ExportSource, filter: InspectionFilter, o: CsvOpt
     }
     const archive = new ZipArchive({ zlib: { level: 6 } });
     const open_: FileHandle[] = [];
-    let csv: LineStream | null = null;
+    // Set inside fill(); declared wide so the clean-up below sees it may be set.
+    let csv = null as LineStream | null;
     const fill = async () => {
       const entries = new EntryWindow(archive, 1);
       csv = new LineStream(csvLines(src, reader, filter, o), () => undefined);
@@ -121,7 +122,7 @@ export function exportZip(src: ExportSource, filter: InspectionFilter, o: CsvOpt
       .finally(() => {
         for (const fh of open_) void fh.close().catch(() => undefined);
         // A client gone during the CSV part leaves it unread: stop its row iterator before the reader closes.
-        (csv as LineStream | null)?.destroy();
+        csv?.destroy();
         try {
           reader.close();
         } catch (err) {
