@@ -65,6 +65,21 @@ describe('station pipeline', () => {
     expect(lines.filter((l) => l.code === 'LOUPE_ERR_INTERNAL' && l.partId === 'B1')).toHaveLength(1);
   });
 
+  it('records every part without its image when the disk is below its floor, and says so once', async () => {
+    const { log, lines } = captureLog();
+    // A floor no disk reaches: every image is refused, no row may be lost for it.
+    const cfg = testConfig(join(tmp.dir, 'nodisk'), { store: { minFreeDiskMb: 1_000_000_000 }, stations: [{ id: 's1', trigger: { type: 'api' }, camera: { type: 'synthetic', seed: 8 } }] });
+    gateway = await startGateway(cfg, log);
+    const station = gateway.stations.get('s1');
+    if (!station) throw new Error('no station');
+    const parts = [];
+    for (let n = 0; n < 3; n++) parts.push(await station.trigger({ via: 'api', partId: `N${n}` }));
+    expect(parts.map((i) => [i.state === 'error', i.imageRef])).toEqual([[false, null], [false, null], [false, null]]);
+    expect(gateway.store.inspections.list({ station: 's1', limit: 10 }).map((i) => i.imageRef)).toEqual([null, null, null]);
+    expect(lines.filter((l) => l.code === 'LOUPE_ERR_STORE_DISK_FULL')).toHaveLength(1);
+    expect((await gateway.metrics.imagesSkipped.get()).values[0]?.value).toBe(3);
+  });
+
   it('records a corrupt frame as an inspection error, rejects the file, and keeps inspecting', async () => {
     const drop = join(tmp.dir, 'drop');
     mkdirSync(drop);

@@ -46,6 +46,7 @@ export interface StageTimings {
   preprocessMs?: number;
   inferMs?: number;
   decideMs?: number;
+  /** What the image write still needed once the verdict was known (it runs beside inference), plus the row's commit. */
   storeMs?: number;
   totalMs?: number;
 }

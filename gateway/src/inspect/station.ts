@@ -14,6 +14,12 @@ import { decide, type Thresholds } from './policy.js';
 
 const SUMMARY_EVERY_MS = 60_000;
 
+/** Where a part's frame went in the image store (null when it could not be kept), and its size. */
+interface SavedImage {
+  ref: string | null;
+  bytes: number;
+}
+
 export interface StationEvents {
   /** A part's first verdict is committed to the store (pass, fail, review, or error). */
   inspected: [Inspection];
@@ -372,11 +378,13 @@ export class Station extends EventEmitter<StationEvents> {
       }
     } catch (err) {
       job.req.onGrabbed?.();
-      return this.record(fail(base, err), null, t0);
+      return this.record(fail(base, err), null, null, t0);
     }
     job.req.onGrabbed?.();
     base.sourceRef = frame.sourceRef;
     base.truth = frame.truth ?? null;
+    // The image goes to disk while the model works on it: the row still waits for it (record), the part does not.
+    const image = this.saveImage(frame, base);
 
     let inspection: Inspection;
     try {
@@ -404,25 +412,36 @@ export class Station extends EventEmitter<StationEvents> {
       if (!isLoupeError(err)) this.deps.log.error({ err, partId: base.partId }, 'unexpected error inspecting a part');
       inspection = fail(base, err);
     }
-    return this.record(inspection, frame, t0);
+    return this.record(inspection, frame, image, t0);
   }
 
-  /** Image first (atomic), then the row: a committed row never points at a missing image. */
-  private async record(i: Inspection, frame: Frame | null, t0: number): Promise<Inspection> {
+  /** The frame to the image store (atomic); never rejects: a part whose image cannot be kept is recorded without it. */
+  private saveImage(frame: Frame, i: Inspection): Promise<SavedImage> {
     const { store, metrics, log } = this.deps;
-    if (i.state === 'error') metrics.frameErrors.inc({ station: this.id, code: i.errorCode ?? 'unknown' });
-    const ts = performance.now();
-    let bytes = 0;
-    if (frame) {
-      try {
-        i.imageRef = await store.images.write(this.id, i.id, i.triggeredAt, sniffImageType(frame.data) ?? 'bin', frame.data);
-        bytes = frame.data.length;
+    return store.images.write(this.id, i.id, i.triggeredAt, sniffImageType(frame.data) ?? 'bin', frame.data).then(
+      (ref) => {
         this.imageWarned = false;
-      } catch (err) {
+        return { ref, bytes: frame.data.length };
+      },
+      (err: unknown) => {
         metrics.imagesSkipped.inc({ station: this.id });
         if (!this.imageWarned) log.error({ err: errorMessage(err), code: isLoupeError(err) ? err.code : undefined }, `inspections are recorded without images: ${errorMessage(err)}`);
         this.imageWarned = true;
-      }
+        return { ref: null, bytes: 0 };
+      },
+    );
+  }
+
+  /** Image first, then the row: a committed row never points at a missing image. */
+  private async record(i: Inspection, frame: Frame | null, image: Promise<SavedImage> | null, t0: number): Promise<Inspection> {
+    const { store, metrics } = this.deps;
+    if (i.state === 'error') metrics.frameErrors.inc({ station: this.id, code: i.errorCode ?? 'unknown' });
+    const ts = performance.now();
+    let bytes = 0;
+    if (image) {
+      const saved = await image;
+      i.imageRef = saved.ref;
+      bytes = saved.bytes;
     }
     // The row carries timings up to its own commit; the returned record adds the commit.
     i.timings.storeMs = performance.now() - ts;
