@@ -52,7 +52,10 @@ export interface SimulatorOptions {
   maxParts?: number;
   /** Start with Enable = 1. Default true. */
   startEnabled?: boolean;
-  /** Start sending parts at once (else on setLine(true)). Default true. */
+  /**
+   * Send parts by itself, starting once Loupe first reports Ready with a live heartbeat, as a line's interlock
+   * starts the conveyor only when the vision system is up (false: only after setLine(true)). Default true.
+   */
   runLine?: boolean;
   /** Values the interface block starts with (a PLC that kept its data block). Default zeros. */
   initial?: Partial<Record<PlcTagName, number | string | boolean>>;
@@ -135,6 +138,8 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
   private nextBeatAt = 0;
   private partNo = 0;
   private lineRunning = true;
+  /** runLine: the line waits for Loupe's first Ready before the first part. */
+  private awaitingFirstReady = false;
   private acking = true;
   private beating = true;
   private loupeBeat: unknown = undefined;
@@ -171,6 +176,7 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
   constructor(private readonly opts: SimulatorOptions) {
     super();
     this.lineRunning = opts.runLine ?? true;
+    this.awaitingFirstReady = this.lineRunning;
   }
 
   /** Where Loupe connects. */
@@ -244,6 +250,7 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
   /** The line stops or starts sending parts (Enable stays as it is). */
   setLine(running: boolean): void {
     this.lineRunning = running;
+    this.awaitingFirstReady = false;
     if (running) this.nextPartAt = performance.now();
   }
 
@@ -337,6 +344,12 @@ export class PlcSimulator extends EventEmitter<SimulatorEvents> {
       this.readFinal(now);
     }
     this.timeouts(now);
+    if (this.awaitingFirstReady) {
+      if (!this.loupeIsAlive || this.get('Ready') !== true) return;
+      this.awaitingFirstReady = false;
+      this.nextPartAt = now;
+      this.opts.log.info('PLC simulator: Loupe is ready; the line starts');
+    }
     const limit = this.opts.maxParts ?? 0;
     if (this.lineRunning && now >= this.nextPartAt && (limit === 0 || this.counts.arrived < limit)) {
       this.nextPartAt = Math.max(this.nextPartAt + this.periodMs, now - this.periodMs);
